@@ -1,0 +1,128 @@
+"""Where things live in a dataset folder, and reading/writing its metadata file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import DatasetError
+
+METADATA_FILE = "dataset.json"
+CLASSES_FILE = "classes.json"
+REJECTED_DIR = ".rejected"
+SPLIT_FILES = {"train": "train.txt", "val": "val.txt", "test": "test.txt"}
+
+
+def require_dataset(root: str | os.PathLike) -> Path:
+    """Return `root` as a Path, or raise DatasetError if it is not an existing folder."""
+    path = Path(root)
+    if not path.exists():
+        raise DatasetError(f"Dataset folder not found: {path}", code="dataset_not_found")
+    if not path.is_dir():
+        raise DatasetError(f"Not a folder: {path}", code="dataset_not_found")
+    return path
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name.startswith("__")
+
+
+def list_classes(root: str | os.PathLike) -> list[str]:
+    """Class names: the non-hidden subfolders of `root`, sorted by code point (stable indices)."""
+    path = require_dataset(root)
+    return sorted(entry.name for entry in path.iterdir() if entry.is_dir() and not _hidden(entry.name))
+
+
+def list_class_files(root: str | os.PathLike, class_name: str) -> list[str]:
+    """Relative POSIX paths of every non-hidden file under one class folder, sorted."""
+    base = require_dataset(root)
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(base / class_name):
+        dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
+        for name in filenames:
+            if not _hidden(name):
+                out.append(Path(dirpath, name).relative_to(base).as_posix())
+    return sorted(out)
+
+
+def read_metadata(root: str | os.PathLike) -> dict[str, Any]:
+    """The dataset's metadata (scan cache, split settings, stats); empty if none yet."""
+    path = require_dataset(root) / METADATA_FILE
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        # A damaged cache only costs a re-scan; keep the bad copy for a person to look at.
+        path.replace(path.with_suffix(".json.broken"))
+        return {}
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file and rename, so readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, indent=1, sort_keys=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text through a temporary file and rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def update_metadata(root: str | os.PathLike, **sections: Any) -> dict[str, Any]:
+    """Replace top-level sections of dataset.json and return the whole document."""
+    base = require_dataset(root)
+    meta = read_metadata(base)
+    meta.setdefault("format", 1)
+    meta.update(sections)
+    write_json_atomic(base / METADATA_FILE, meta)
+    return meta
+
+
+def read_split(root: str | os.PathLike, part: str = "train") -> tuple[list[str], list[tuple[str, int]]]:
+    """Class names and `(relative_path, label_index)` rows of one split part, or DatasetError."""
+    base = require_dataset(root)
+    classes_path = base / CLASSES_FILE
+    list_path = base / SPLIT_FILES[part]
+    if not classes_path.exists() or not (base / SPLIT_FILES["train"]).exists():
+        raise DatasetError(
+            f"Dataset {base} is not split yet: run `flask dataset split {base}` first.",
+            code="not_split",
+        )
+    classes = json.loads(classes_path.read_text(encoding="utf-8"))
+    if not list_path.exists():
+        return classes, []
+    rows: list[tuple[str, int]] = []
+    for lineno, line in enumerate(list_path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rel, label = line.rsplit("\t", 1)
+            index = int(label)
+        except ValueError:
+            raise DatasetError(
+                f"{list_path.name} line {lineno} is not 'path<TAB>label': {line!r}", code="bad_split"
+            ) from None
+        if not 0 <= index < len(classes):
+            raise DatasetError(
+                f"{list_path.name} line {lineno} has label {index}, but there are {len(classes)} classes.",
+                code="bad_split",
+            )
+        rows.append((rel, index))
+    return classes, rows

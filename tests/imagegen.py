@@ -1,0 +1,95 @@
+"""Pictures made by the tests themselves: shapes, noise, odd modes, and broken files."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+#: Distinct base colours, one per synthetic class, far apart so a tiny model can learn them.
+CLASS_COLOURS = [(220, 40, 40), (40, 180, 60), (40, 70, 220), (230, 200, 30), (160, 50, 200), (30, 200, 200)]
+
+
+def shapes(seed: int, size: tuple[int, int] = (96, 72), colour: tuple[int, int, int] | None = None) -> Image.Image:
+    """A picture of random shapes over noise; different seeds give perceptually different pictures."""
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    w, h = size
+    base = colour or (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+    arr = np.clip(nrng.normal(0, 18, (h, w, 3)) + np.array(base), 0, 255).astype(np.uint8)
+    img = Image.fromarray(arr, "RGB")
+    draw = ImageDraw.Draw(img)
+    for _ in range(rng.randint(3, 6)):
+        x0, y0 = rng.randrange(w), rng.randrange(h)
+        x1, y1 = x0 + rng.randint(w // 6, w // 2), y0 + rng.randint(h // 6, h // 2)
+        fill = tuple(rng.randrange(256) for _ in range(3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)((x0, y0, x1, y1), fill=fill)
+    return img
+
+
+def encode(img: Image.Image, fmt: str = "JPEG", **params) -> bytes:
+    """Encode `img` in memory."""
+    buf = io.BytesIO()
+    if fmt == "JPEG" and img.mode not in ("RGB", "L", "CMYK"):
+        img = img.convert("RGB")
+    img.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def jpeg_with_orientation(img: Image.Image, orientation: int) -> bytes:
+    """A JPEG whose pixels are stored as-is but whose EXIF says how to rotate them."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(img, "JPEG", quality=95, exif=exif.tobytes())
+
+
+def rgba_png(size=(64, 64)) -> bytes:
+    """Left half opaque red, right half fully transparent."""
+    img = Image.new("RGBA", size, (255, 0, 0, 255))
+    ImageDraw.Draw(img).rectangle((size[0] // 2, 0, size[0], size[1]), fill=(0, 0, 255, 0))
+    return encode(img, "PNG")
+
+
+def cmyk_jpeg(size=(64, 64)) -> bytes:
+    return encode(Image.new("CMYK", size, (0, 255, 255, 0)), "JPEG")  # pure red in CMYK
+
+
+def i16_png(size=(64, 64), value: int = 65535) -> bytes:
+    return encode(Image.fromarray(np.full((size[1], size[0]), value, dtype=np.uint16)), "PNG")
+
+
+def truncated_jpeg(seed: int = 1) -> bytes:
+    data = encode(shapes(seed, (200, 150)), "JPEG", quality=90)
+    return data[: len(data) // 2]
+
+
+def html_page() -> bytes:
+    return b"<!DOCTYPE html>\n<html><head><title>Not found</title></head><body>gone</body></html>\n"
+
+
+def bomb_png(side: int = 10_000) -> bytes:
+    """A tiny file that claims side×side pixels (100 megapixels by default)."""
+    return encode(Image.new("1", (side, side)), "PNG", optimize=True)
+
+
+def near_duplicate(data: bytes) -> bytes:
+    """The same picture re-encoded smaller and at lower quality: a different file, the same photo."""
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    img = img.resize((img.width * 3 // 4, img.height * 3 // 4), Image.Resampling.BILINEAR)
+    return encode(img, "JPEG", quality=60)
+
+
+def make_dataset(root: Path, counts: dict[str, int], *, size=(96, 72), coloured: bool = False, seed: int = 0) -> Path:
+    """Write `counts[class]` distinct JPEGs per class folder; `coloured` tints each class for learning."""
+    root.mkdir(parents=True, exist_ok=True)
+    for ci, (cls, n) in enumerate(counts.items()):
+        folder = root / cls
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            colour = CLASS_COLOURS[ci % len(CLASS_COLOURS)] if coloured else None
+            img = shapes(seed * 100_000 + ci * 1000 + i, size, colour)
+            (folder / f"{i:04d}.jpg").write_bytes(encode(img, "JPEG", quality=90))
+    return root

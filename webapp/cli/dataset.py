@@ -1,0 +1,88 @@
+"""`flask dataset scan|split|stats PATH`: the data steps of the pipeline from a terminal."""
+
+from __future__ import annotations
+
+import click
+
+from .console import friendly_errors, progress_bars, table
+
+
+@click.group("dataset")
+def dataset_cli() -> None:
+    """Check, split and measure a dataset folder (one subfolder per class)."""
+
+
+def _existing_folder():
+    return click.Path(file_okay=False, dir_okay=True, path_type=str)
+
+
+@dataset_cli.command("scan")
+@click.argument("path", type=_existing_folder())
+@click.option("--dry-run", is_flag=True, help="Report unreadable files without moving them to .rejected/.")
+def scan_command(path: str, dry_run: bool) -> None:
+    """Count pictures per class, set aside unreadable ones, report duplicates."""
+    from ml.dataset import scan
+
+    with friendly_errors(), progress_bars() as bars:
+        result = scan(path, move_rejected=not dry_run, on_progress=bars)
+    _print_scan(result)
+
+
+def _print_scan(result) -> None:
+    by_class_rejected: dict[str, int] = {}
+    for item in result.rejected:
+        cls = item["path"].split("/", 1)[0]
+        by_class_rejected[cls] = by_class_rejected.get(cls, 0) + 1
+    rows = [[cls, n, by_class_rejected.get(cls, 0)] for cls, n in result.classes.items()]
+    rows.append(["TOTAL", result.usable, len(result.rejected)])
+    click.echo(table(["class", "usable", "rejected"], rows))
+    summary = result.summary()
+    click.echo(
+        f"\n{len(result.classes)} classes, {result.usable} usable pictures; "
+        f"exact duplicate groups: {summary['exact_duplicate_groups']}, "
+        f"near duplicate groups: {summary['near_duplicate_groups']}, "
+        f"groups spanning classes: {summary['cross_class_groups']}."
+    )
+    if result.ignored:
+        click.echo(f"Ignored files at the root (not classes): {', '.join(result.ignored)}")
+    for item in result.rejected:
+        click.echo(f"rejected {item['path']} → {item['moved_to']}: {item['reason']}")
+    for group in result.cross_class_groups:
+        click.echo(f"same picture in several classes: {', '.join(group)}")
+    for cls in result.empty_classes:
+        click.echo(f"warning: class '{cls}' has no usable pictures", err=True)
+
+
+@dataset_cli.command("split")
+@click.argument("path", type=_existing_folder())
+@click.option("--test", "test_fraction", default=0.2, show_default=True, type=float, help="Share of each class for testing.")
+@click.option("--val", "val_fraction", default=0.0, show_default=True, type=float, help="Share of each class for validation.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same split.")
+def split_command(path: str, test_fraction: float, val_fraction: float, seed: int) -> None:
+    """Write train.txt/test.txt (and val.txt) with whole duplicate groups kept on one side."""
+    from ml.dataset import split
+
+    with friendly_errors(), progress_bars() as bars:
+        result = split(path, test=test_fraction, val=val_fraction, seed=seed, on_progress=bars)
+    parts = ["train", "val", "test"] if val_fraction > 0 else ["train", "test"]
+    rows = [[i, cls, *(result.counts[cls][p] for p in parts)] for i, cls in enumerate(result.classes)]
+    rows.append(["", "TOTAL", *(sum(c[p] for c in result.counts.values()) for p in parts)])
+    click.echo(table(["label", "class", *parts], rows))
+    click.echo(
+        f"\nseed {seed}; fingerprint {result.fingerprint}; duplicate groups straddling parts: "
+        f"{result.groups_across_parts}; lists written to {path}"
+    )
+
+
+@dataset_cli.command("stats")
+@click.argument("path", type=_existing_folder())
+@click.option("--size", default=224, show_default=True, type=int, help="Square size pictures are measured at.")
+def stats_command(path: str, size: int) -> None:
+    """Per-channel mean and std over the training split, saved in dataset.json."""
+    from ml.dataset import stats
+
+    with friendly_errors(), progress_bars() as bars:
+        result = stats(path, size=size, on_progress=bars)
+    rows = [[ch, f"{m:.4f}", f"{s:.4f}"] for ch, m, s in zip("RGB", result.mean, result.std)]
+    click.echo(table(["channel", "mean", "std"], rows))
+    click.echo(f"\n{result.images} training pictures at {size}×{size}" + (f", {result.skipped} unreadable skipped" if result.skipped else ""))
