@@ -6,8 +6,9 @@ to cancel). Callers adapt them: tqdm on the CLI, `job.meta` in workers, signals 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .errors import Cancelled
 

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ def _move_rejected(base: Path, rel: str, error: ImageError) -> str:
         "moved_to": moved,
         "code": error.code,
         "reason": error.message,
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     with (base / REJECTED_DIR / REJECTED_LOG).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -209,7 +209,7 @@ def scan(
         scan={
             **result.summary(),
             "near_duplicate_bits": near_duplicate_bits,
-            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )
     return result

@@ -7,7 +7,7 @@ import os
 import random
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import DatasetError
@@ -162,5 +162,5 @@ def split(
         groups_across_parts=leaks,
         scan=scanned,
     )
-    update_metadata(base, split={**result.summary(), "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    update_metadata(base, split={**result.summary(), "time": datetime.now(UTC).isoformat(timespec="seconds")})
     return result

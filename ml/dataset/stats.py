@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from PIL import Image
@@ -83,5 +83,5 @@ def stats(
         size=size,
         skipped=skipped,
     )
-    update_metadata(base, stats={**result.as_dict(), "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    update_metadata(base, stats={**result.as_dict(), "time": datetime.now(UTC).isoformat(timespec="seconds")})
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import click
 from tqdm import tqdm
