@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from . import i18n
 from .config import load_config
 
 
@@ -13,6 +14,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py, then ANIMALS_* env vars, then `config`."""
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
+    i18n.init_app(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -23,6 +25,9 @@ def register_blueprints(app: Flask) -> None:
     from .health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    from .predict import bp as predict_bp
+
+    app.register_blueprint(predict_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,0 +1,60 @@
+"""The upload page. Recognition itself is the JSON API's job; the page script calls it."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+
+from ..i18n import messages_for
+from . import bp
+
+#: Upload limit shown and checked in the browser when the app sets none (the server enforces its own).
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+#: Where the page script sends the picture (the API blueprint's contract).
+PREDICT_API_URL = "/api/v1/predict"
+
+#: Every text the page script may show, translated on the server and handed over as JSON.
+SCRIPT_MESSAGES = (
+    "Recognising…",
+    "Model",
+    "Time taken",
+    "%(ms)s ms",
+    "Please choose a picture first.",
+    "No model has been trained yet. An administrator must train and activate one first.",
+    "This file is not a picture. Please choose a JPEG, PNG, WebP, GIF or BMP image.",
+    "The file is empty.",
+    "The picture is damaged or incomplete.",
+    "The picture is too small to recognise.",
+    "The picture has too many pixels.",
+    "The file is too large. The limit is %(size)s.",
+    "Too many requests. Please wait a moment and try again.",
+    "The server could not be reached. Please try again.",
+    "The model could not be loaded.",
+    "Something went wrong.",
+)
+
+
+def upload_limit() -> int:
+    """The largest upload in bytes: the app's MAX_CONTENT_LENGTH, else 10 MB."""
+    return int(current_app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_UPLOAD_LIMIT)
+
+
+def human_size(n_bytes: int) -> str:
+    """'10 MB', '512 KB', '900 B' (binary units, as browsers report file sizes)."""
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if n_bytes >= size:
+            value = n_bytes / size
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{n_bytes} B"
+
+
+@bp.get("/")
+def index():
+    """The upload page: pick, drop, paste or photograph a picture; see the top-3 guesses."""
+    limit = upload_limit()
+    return render_template(
+        "predict/index.html",
+        api_url=PREDICT_API_URL,
+        limit_bytes=limit,
+        limit_text=human_size(limit),
+        script_messages=messages_for(SCRIPT_MESSAGES),
+    )
