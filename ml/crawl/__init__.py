@@ -1,0 +1,30 @@
+"""Keyword image crawler for Baidu Images: search, download, check, deduplicate, resume.
+
+    crawl(["猫", "cat"], "datasets/animals", class_name="猫", count=60)
+
+fills `datasets/animals/猫/` with up to 60 usable, distinct pictures and records every result in
+`猫/.manifest.jsonl`, so a second run fetches nothing it already handled. Framework-free: callers
+pass `on_progress` / `should_stop` callbacks.
+"""
+
+from .config import CrawlConfig
+from .crawler import crawl
+from .errors import CrawlBlocked, CrawlError
+from .manifest import MANIFEST_NAME, Manifest
+from .parse import Candidate, decode_objurl, encode_objurl, parse_page, unwrap_url
+from .summary import CrawlSummary
+
+__all__ = [
+    "MANIFEST_NAME",
+    "Candidate",
+    "CrawlBlocked",
+    "CrawlConfig",
+    "CrawlError",
+    "CrawlSummary",
+    "Manifest",
+    "crawl",
+    "decode_objurl",
+    "encode_objurl",
+    "parse_page",
+    "unwrap_url",
+]

@@ -1,0 +1,92 @@
+"""Crawler settings: one JSON-friendly dataclass, polite by default."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..dataset.scan import NEAR_DUPLICATE_BITS
+from ..images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIZE
+from .errors import CrawlError
+
+#: A current desktop Chrome; Baidu answers `antiFlag` to clients that do not look like a browser.
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+
+
+@dataclass
+class CrawlConfig:
+    """How to crawl: where, how fast, how patiently, and what a usable picture is.
+
+    Every field is a plain value so `CrawlConfig(**json.loads(text))` works (lists become tuples).
+    """
+
+    #: Search site root; tests point it at the local fake server.
+    base_url: str = "https://image.baidu.com"
+    #: Download threads in total.
+    workers: int = 8
+    #: Downloads in flight to any one host at a time.
+    per_host: int = 4
+    #: (connect, read) timeouts in seconds for every request.
+    timeout: tuple[float, float] = (5, 15)
+    #: Seconds between two result pages (pictures keep downloading meanwhile).
+    page_delay: float = 1.0
+    #: Largest picture file accepted, in bytes.
+    max_bytes: int = 20 * 1024 * 1024
+    #: Extra attempts after a connection error, a timeout, 429 or 5xx on a result page.
+    retries: int = 3
+    #: Extra attempts for one picture URL (a dead picture is usually dead for good).
+    image_retries: int = 1
+    #: First backoff in seconds; doubles per attempt, with up to 50 % random jitter.
+    backoff: float = 0.5
+    #: Longest single wait between attempts (also caps `Retry-After`).
+    backoff_max: float = 30.0
+    #: Results per page (`rn`); Baidu serves 30.
+    page_size: int = 30
+    #: Baidu stops serving results around this offset (`pn`).
+    max_offset: int = 1000
+    #: Fetch the site's home page first so the search carries its session cookies.
+    warm_up: bool = True
+    user_agent: str = BROWSER_USER_AGENT
+    #: Pictures bigger than this many pixels are refused (decompression bombs).
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    #: Pictures with a side shorter than this are refused (icons, tracking pixels).
+    min_size: int = DEFAULT_MIN_SIZE
+    #: Perceptual hashes within this many bits count as the same picture.
+    near_duplicate_bits: int = NEAR_DUPLICATE_BITS
+
+    def __post_init__(self) -> None:
+        if isinstance(self.timeout, (int, float)):
+            self.timeout = (float(self.timeout), float(self.timeout))
+        self.timeout = tuple(float(t) for t in self.timeout)  # type: ignore[assignment]
+        self.base_url = str(self.base_url).rstrip("/")
+        problems = []
+        if len(self.timeout) != 2 or min(self.timeout) <= 0:
+            problems.append("timeout must be two positive numbers (connect, read)")
+        for name in ("workers", "per_host", "page_size", "max_bytes", "max_pixels"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be at least 1")
+        for name in ("retries", "image_retries", "page_delay", "backoff", "backoff_max", "min_size"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must not be negative")
+        if not self.base_url.startswith(("http://", "https://")):
+            problems.append(f"base_url must start with http:// or https:// (got {self.base_url!r})")
+        if problems:
+            raise CrawlError("Bad crawl settings: " + "; ".join(problems) + ".", code="bad_config")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CrawlConfig:
+        """Build from a dict, refusing unknown keys with a clear message."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CrawlError(f"Unknown crawl settings: {', '.join(unknown)}.", code="bad_config")
+        return cls(**data)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly copy (the timeout becomes a list)."""
+        out = asdict(self)
+        out["timeout"] = list(self.timeout)
+        return out
