@@ -28,6 +28,9 @@ def register_blueprints(app: Flask) -> None:
     from .predict import bp as predict_bp
 
     app.register_blueprint(predict_bp)
+    from .datasets import bp as datasets_bp
+
+    app.register_blueprint(datasets_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

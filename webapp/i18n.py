@@ -103,6 +103,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "Image moved to %(cls)s.": "图片已移到 %(cls)s。",
         "Class renamed to %(cls)s.": "类别已重命名为 %(cls)s。",
         "Manage (administrators)": "管理（管理员）",
+        "changed since": "之后有改动",
+        "Images were changed after the last split. Split again before training for a fresh, leakage-checked split.":
+            "上次划分之后图片有改动。训练前请重新划分，以得到新的、经过泄漏检查的划分。",
+        "This dataset has no class folders yet.": "这个数据集还没有类别文件夹。",
     },
 }
 

@@ -1,0 +1,135 @@
+"""Admin edits to a dataset folder: trash an image, move it to another class, rename a class.
+
+Nothing is erased: a deleted image goes to `<dataset>/.trash/<class>/` and every edit is logged in
+`.trash/edits.jsonl`. The split lists (train.txt...) are kept consistent with the folders, so a
+training started after an edit never meets a missing file; `dataset.json` records the edit time
+so the pages can suggest a fresh split.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ml.dataset import CLASSES_FILE, SPLIT_FILES, list_classes
+from ml.dataset.layout import update_metadata, write_json_atomic, write_text_atomic
+from ml.errors import DatasetError
+
+from .paths import check_name, class_dir, image_file
+
+TRASH_DIR = ".trash"
+EDIT_LOG = "edits.jsonl"
+
+
+class EditError(DatasetError):
+    """An edit that cannot be done as asked (target exists, same class, bad new name)."""
+
+    code = "edit_refused"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _free_name(target: Path) -> Path:
+    """`target`, or `name.1.jpg`, `name.2.jpg`... if that name is taken."""
+    stem, suffix, n = target.stem, target.suffix, 1
+    while target.exists():
+        target = target.with_name(f"{stem}.{n}{suffix}")
+        n += 1
+    return target
+
+
+def _log(root: Path, **entry) -> None:
+    when = _now()
+    log = root / TRASH_DIR / EDIT_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"time": when, **entry}, ensure_ascii=False) + "\n")
+    update_metadata(root, edited={"time": when, "last": entry["action"]})
+
+
+def _rewrite_split(root: Path, change) -> None:
+    """Apply `change(rel, label) -> (rel, label) | None` to every row of every split list."""
+    for name in SPLIT_FILES.values():
+        path = root / name
+        if not path.exists():
+            continue
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            rel, label = line.rsplit("\t", 1)
+            new = change(rel, int(label))
+            if new is not None:
+                rows.append(f"{new[0]}\t{new[1]}\n")
+        write_text_atomic(path, "".join(rows))
+
+
+def _split_classes(root: Path) -> list[str] | None:
+    path = root / CLASSES_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def trash_image(root: Path, relpath: str) -> str:
+    """Move one image into the dataset's trash folder; return where it went (relative to root)."""
+    source, _cls = image_file(root, relpath)
+    target = _free_name(root / TRASH_DIR / relpath)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(source), str(target))
+    moved = target.relative_to(root).as_posix()
+    _rewrite_split(root, lambda rel, label: None if rel == relpath else (rel, label))
+    _log(root, action="delete", original=relpath, moved_to=moved)
+    return moved
+
+
+def move_image(root: Path, relpath: str, target_class: str) -> str:
+    """Move one image to another class folder; return its new path (relative to root)."""
+    source, cls = image_file(root, relpath)
+    class_dir(root, target_class)
+    if target_class == cls:
+        raise EditError(f"The image is already in class {cls!r}.", code="same_class")
+    target = _free_name(root / target_class / source.name)
+    shutil.move(str(source), str(target))
+    new_rel = target.relative_to(root).as_posix()
+    classes = _split_classes(root)
+    if classes is not None and target_class in classes:
+        new_label = classes.index(target_class)
+        _rewrite_split(root, lambda rel, label: (new_rel, new_label) if rel == relpath else (rel, label))
+    else:
+        # The class is newer than the split: the picture waits for the next split.
+        _rewrite_split(root, lambda rel, label: None if rel == relpath else (rel, label))
+    _log(root, action="move", original=relpath, moved_to=new_rel)
+    return new_rel
+
+
+def rename_class(root: Path, cls: str, new_name: str) -> str:
+    """Rename a class folder (and the class in the split lists); return the new name."""
+    class_dir(root, cls)
+    new_name = new_name.strip()
+    try:
+        check_name(new_name, "class name")
+    except DatasetError:
+        raise EditError(
+            f"{new_name!r} cannot be a class name: use letters, digits or words without '/', '\\' or a leading dot.",
+            code="bad_class_name",
+        ) from None
+    if new_name == cls:
+        raise EditError("The new name is the same as the old one.", code="same_name")
+    if new_name in list_classes(root) or (root / new_name).exists():
+        raise EditError(f"There is already a class or file named {new_name!r}.", code="class_exists")
+    os.rename(root / cls, root / new_name)
+    classes = _split_classes(root)
+    if classes is not None and cls in classes:
+        # Label indices stay as they are: only the name and the paths change.
+        classes[classes.index(cls)] = new_name
+        write_json_atomic(root / CLASSES_FILE, classes)
+        prefix = cls + "/"
+        _rewrite_split(
+            root, lambda rel, label: (new_name + "/" + rel[len(prefix):], label) if rel.startswith(prefix) else (rel, label)
+        )
+    _log(root, action="rename_class", original=cls, moved_to=new_name)
+    return new_name

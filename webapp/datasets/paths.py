@@ -1,0 +1,83 @@
+"""Turn names from URLs and forms into paths, refusing anything outside a dataset root.
+
+Every path the dataset pages read or write goes through here. A name is refused when it is
+empty, hidden (`.trash`, `.rejected`), `..`, absolute, contains a separator or NUL, or when the
+real path (symlinks resolved) lands outside the folder it must stay in.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ml.dataset import list_classes
+from ml.errors import DatasetError
+
+
+class UnsafePath(DatasetError):
+    """A dataset, class or file name that would leave its folder, or names nothing there."""
+
+    code = "not_found"
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """Return `name` if it is one plain, visible folder or file name; else raise UnsafePath."""
+    if (
+        not name
+        or name in (".", "..")
+        or name.startswith(".")
+        or name.startswith("__")
+        or any(ch in name for ch in ("/", "\\", "\0"))
+        or os.path.isabs(name)
+        or name != name.strip()
+    ):
+        raise UnsafePath(f"Not a valid {what}: {name!r}")
+    return name
+
+
+def inside(root: Path, candidate: Path) -> Path:
+    """The real path of `candidate`, if it lies within the real path of `root`; else UnsafePath."""
+    real_root = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(candidate))
+    if real != real_root and not real.is_relative_to(real_root):
+        raise UnsafePath(f"{candidate} is outside {root}")
+    return real
+
+
+def dataset_root(data_dir: str | os.PathLike, name: str) -> Path:
+    """The folder of dataset `name` directly under `data_dir`, which must exist."""
+    check_name(name, "dataset name")
+    base = Path(data_dir)
+    path = base / name
+    real = inside(base, path)
+    if real.parent != Path(os.path.realpath(base)) or not real.is_dir():
+        raise UnsafePath(f"No dataset named {name!r}")
+    return path
+
+
+def class_dir(root: Path, cls: str) -> Path:
+    """The folder of class `cls` in dataset `root`, which must be one of its classes."""
+    check_name(cls, "class name")
+    if cls not in list_classes(root):
+        raise UnsafePath(f"No class named {cls!r} in this dataset")
+    path = root / cls
+    inside(root, path)
+    return path
+
+
+def image_file(root: Path, relpath: str) -> tuple[Path, str]:
+    """(`root/relpath`, class) for a file under one of the dataset's class folders."""
+    if not relpath or relpath.startswith("/") or os.path.isabs(relpath):
+        raise UnsafePath(f"Not a valid image path: {relpath!r}")
+    parts = relpath.split("/")
+    for part in parts:
+        check_name(part, "image path")
+    if len(parts) < 2:
+        raise UnsafePath(f"Not an image inside a class folder: {relpath!r}")
+    cls = parts[0]
+    class_dir(root, cls)
+    path = root.joinpath(*parts)
+    real = inside(root / cls, path)
+    if not real.is_file():
+        raise UnsafePath(f"No image {relpath!r} in this dataset")
+    return path, cls

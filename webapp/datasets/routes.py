@@ -1,0 +1,314 @@
+"""Dataset pages: list, per-class counts, thumbnail grid, image detail, admin edit actions."""
+
+from __future__ import annotations
+
+import math
+import mimetypes
+import os
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+
+from ml.dataset import list_class_files, list_classes, read_metadata, read_split
+from ml.errors import DatasetError
+from ml.images import IMAGE_EXTENSIONS
+
+from ..i18n import _
+from . import bp
+from .edit import EditError, move_image, rename_class, trash_image
+from .paths import UnsafePath, class_dir, dataset_root, image_file
+from .thumbs import DEFAULT_THUMB_SIZE, thumbnail
+
+DEFAULT_PAGE_SIZE = 48
+
+
+# ---------------------------------------------------------------- helpers
+
+def is_admin() -> bool:
+    """True when a logged-in user may edit datasets (every account is an admin account)."""
+    if not hasattr(current_app, "login_manager"):
+        return False
+    from flask_login import current_user
+
+    return bool(current_user.is_authenticated and getattr(current_user, "is_admin", True))
+
+
+def admin_required(view):
+    """Refuse anonymous users: the login manager's answer (redirect to login, or 401), else 403."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not is_admin():
+            manager = getattr(current_app, "login_manager", None)
+            if manager is not None:
+                return manager.unauthorized()
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.app_template_global("datasets_is_admin")
+def _datasets_is_admin() -> bool:
+    return is_admin()
+
+
+def data_dir() -> Path:
+    return Path(current_app.config["DATA_DIR"])
+
+
+def thumb_dir() -> Path:
+    configured = current_app.config.get("THUMB_DIR")
+    return Path(configured) if configured else Path(current_app.instance_path) / "thumbs"
+
+
+def open_dataset(name: str) -> Path:
+    """The dataset folder for a URL name, or 404."""
+    try:
+        return dataset_root(data_dir(), name)
+    except DatasetError as exc:
+        abort(404, description=exc.message)
+
+
+def page_number(pages: int) -> int:
+    try:
+        page = int(request.args.get("page", 1))
+    except ValueError:
+        page = 1
+    return min(max(page, 1), max(pages, 1))
+
+
+def summarise(root: Path) -> dict:
+    """Class counts, split state and staleness for one dataset folder."""
+    classes = list_classes(root)
+    counts = {cls: len(list_class_files(root, cls)) for cls in classes}
+    meta = read_metadata(root)
+    split = meta.get("split") or {}
+    edited = meta.get("edited") or {}
+    return {
+        "name": root.name,
+        "classes": classes,
+        "counts": counts,
+        "total": sum(counts.values()),
+        "split": split,
+        "stale": bool(split and edited and edited.get("time", "") > split.get("time", "")),
+    }
+
+
+def list_datasets() -> list[dict]:
+    """Every visible dataset folder directly under DATA_DIR, summarised."""
+    base = data_dir()
+    if not base.is_dir():
+        return []
+    out = []
+    for entry in sorted(base.iterdir(), key=lambda p: p.name):
+        try:
+            out.append(summarise(dataset_root(base, entry.name)))
+        except DatasetError:
+            continue  # hidden, a plain file, or a symlink leading elsewhere
+    return out
+
+
+def split_part(root: Path, relpath: str) -> str | None:
+    """Which split list ("train", "val", "test") names `relpath`, if any."""
+    for part in ("train", "val", "test"):
+        try:
+            _classes, rows = read_split(root, part)
+        except DatasetError:
+            return None
+        if any(rel == relpath for rel, _label in rows):
+            return part
+    return None
+
+
+# ---------------------------------------------------------------- pages
+
+@bp.get("/")
+def index():
+    """All datasets with their class and image counts."""
+    return render_template("datasets/index.html", datasets=list_datasets())
+
+
+@bp.get("/<name>/")
+def dataset(name: str):
+    """One dataset: its classes with counts and split state."""
+    root = open_dataset(name)
+    return render_template("datasets/dataset.html", ds=summarise(root))
+
+
+@bp.get("/<name>/classes/<cls>/")
+def class_images(name: str, cls: str):
+    """Thumbnail grid of one class, a page at a time."""
+    root = open_dataset(name)
+    try:
+        class_dir(root, cls)
+    except DatasetError as exc:
+        abort(404, description=exc.message)
+    files = list_class_files(root, cls)
+    per_page = int(current_app.config.get("DATASET_PAGE_SIZE", DEFAULT_PAGE_SIZE))
+    pages = max(1, math.ceil(len(files) / per_page))
+    page = page_number(pages)
+    shown = files[(page - 1) * per_page : page * per_page]
+    return render_template(
+        "datasets/class.html",
+        name=name,
+        cls=cls,
+        files=shown,
+        total=len(files),
+        page=page,
+        pages=pages,
+        classes=list_classes(root),
+    )
+
+
+@bp.get("/<name>/images/<path:relpath>")
+def image(name: str, relpath: str):
+    """One image: the picture, its facts, neighbours in its class, and admin actions."""
+    root = open_dataset(name)
+    try:
+        path, cls = image_file(root, relpath)
+    except DatasetError as exc:
+        abort(404, description=exc.message)
+    siblings = list_class_files(root, cls)
+    index_in_class = siblings.index(relpath) if relpath in siblings else -1
+    st = path.stat()
+    facts = {
+        "bytes": st.st_size,
+        "modified": datetime.fromtimestamp(st.st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "size": _pixel_size(path),
+        "part": split_part(root, relpath),
+    }
+    return render_template(
+        "datasets/image.html",
+        name=name,
+        cls=cls,
+        relpath=relpath,
+        facts=facts,
+        previous=siblings[index_in_class - 1] if index_in_class > 0 else None,
+        following=siblings[index_in_class + 1] if 0 <= index_in_class < len(siblings) - 1 else None,
+        position=index_in_class + 1,
+        count=len(siblings),
+        classes=[c for c in list_classes(root) if c != cls],
+    )
+
+
+def _pixel_size(path: Path) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return f"{img.width} × {img.height}"
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+
+
+@bp.get("/<name>/thumbs/<path:relpath>")
+def thumb(name: str, relpath: str):
+    """A cached JPEG thumbnail, or a 'broken picture' drawing for undecodable files."""
+    root = open_dataset(name)
+    try:
+        path, _cls = image_file(root, relpath)
+    except DatasetError as exc:
+        abort(404, description=exc.message)
+    size = int(current_app.config.get("THUMB_SIZE", DEFAULT_THUMB_SIZE))
+    made = thumbnail(path, thumb_dir(), size)
+    if made is None:
+        broken = Path(current_app.static_folder) / "broken-image.svg"
+        return send_file(broken, mimetype="image/svg+xml", max_age=60)
+    return send_file(made, mimetype="image/jpeg", max_age=7 * 24 * 3600)
+
+
+@bp.get("/<name>/files/<path:relpath>")
+def original(name: str, relpath: str):
+    """The original file; only picture types are shown inline, anything else downloads."""
+    root = open_dataset(name)
+    try:
+        path, _cls = image_file(root, relpath)
+    except DatasetError as exc:
+        abort(404, description=exc.message)
+    suffix = path.suffix.lower()
+    mimetype = mimetypes.guess_type(path.name)[0] if suffix in IMAGE_EXTENSIONS else None
+    if not mimetype or not mimetype.startswith("image/"):
+        response = send_file(path, mimetype="application/octet-stream", as_attachment=True, max_age=0)
+    else:
+        response = send_file(path, mimetype=mimetype, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    return response
+
+
+# ---------------------------------------------------------------- admin actions
+
+def _back_to(name: str, relpath: str | None = None, cls: str | None = None):
+    if relpath:
+        return redirect(url_for("datasets.image", name=name, relpath=relpath))
+    if cls:
+        return redirect(url_for("datasets.class_images", name=name, cls=cls))
+    return redirect(url_for("datasets.dataset", name=name))
+
+
+@bp.post("/<name>/actions/delete")
+@admin_required
+def delete_image(name: str):
+    """Move an image to the dataset's trash folder, then show the next one in its class."""
+    root = open_dataset(name)
+    relpath = request.form.get("path", "")
+    try:
+        _path, cls = image_file(root, relpath)
+        siblings = list_class_files(root, cls)
+        following = siblings[siblings.index(relpath) + 1] if siblings.index(relpath) + 1 < len(siblings) else None
+        trash_image(root, relpath)
+    except UnsafePath as exc:
+        abort(404, description=exc.message)
+    flash(_("Image moved to the trash folder."), "success")
+    return _back_to(name, following, cls)
+
+
+@bp.post("/<name>/actions/move")
+@admin_required
+def move(name: str):
+    """Move an image to another class."""
+    root = open_dataset(name)
+    relpath = request.form.get("path", "")
+    target = request.form.get("target", "")
+    try:
+        image_file(root, relpath)
+        new_rel = move_image(root, relpath, target)
+    except EditError as exc:
+        flash(exc.message, "error")
+        return _back_to(name, relpath)
+    except UnsafePath as exc:
+        abort(404, description=exc.message)
+    flash(_("Image moved to %(cls)s.", cls=target), "success")
+    return _back_to(name, new_rel)
+
+
+@bp.post("/<name>/actions/rename")
+@admin_required
+def rename(name: str):
+    """Rename a class folder."""
+    root = open_dataset(name)
+    cls = request.form.get("class", "")
+    new_name = request.form.get("new_name", "")
+    try:
+        renamed = rename_class(root, cls, new_name)
+    except EditError as exc:
+        flash(exc.message, "error")
+        return _back_to(name, cls=cls)
+    except UnsafePath as exc:
+        abort(404, description=exc.message)
+    flash(_("Class renamed to %(cls)s.", cls=renamed), "success")
+    return _back_to(name, cls=renamed)
+
+
+def file_version(name: str, relpath: str) -> int:
+    """A number that changes when the file does, to make thumbnail URLs cache-safe."""
+    try:
+        return int(os.stat(data_dir() / name / relpath).st_mtime)
+    except OSError:
+        return 0
+
+
+bp.add_app_template_global(file_version, "dataset_file_version")
