@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import os
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 
@@ -11,20 +13,37 @@ from .config import load_config
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: defaults, then instance/config.py, then ANIMALS_* env vars, then `config`."""
+    """Build the app: defaults, then instance/config.py, then environment, then `config`."""
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
     i18n.init_app(app)
+    register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
 
 
+def register_extensions(app: Flask) -> None:
+    from . import models  # noqa: F401  (tables must be known before Migrate binds)
+    from .auth import init_app as init_auth
+    from .extensions import csrf, db, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    init_auth(app)
+
+
 def register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
+    from .api import bp as api_bp
     from .health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
     from .predict import bp as predict_bp
 
     app.register_blueprint(predict_bp)

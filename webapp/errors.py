@@ -1,26 +1,140 @@
-"""Error handlers that answer JSON to API clients and a short page to browsers."""
+"""Errors as the client asked for them: JSON `{"error": {"code", "message"}}` for API clients, a page for browsers.
+
+Codes are stable (clients and the page script switch on them); messages are for people.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from ml.errors import MLError
+
+from .redis_conn import RedisUnavailable
+
+log = logging.getLogger(__name__)
+
+#: HTTP status → stable code for errors raised by Flask/Werkzeug themselves.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "file_too_large",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+#: ml error code → HTTP status (a person's bad input is 4xx, a missing/broken model is 503).
+ML_STATUS = {
+    "model_missing": 503,
+    "model_corrupt": 503,
+    "model_incompatible": 503,
+    "cancelled": 409,
+}
+
+
+class AppError(Exception):
+    """An error the web layer reports to a person, with a stable code and an HTTP status."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+
+
+class InvalidParams(AppError):
+    """A form or JSON body has a missing or out-of-range value."""
+
+    code = "invalid_params"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    """The action does not fit the object's state (cancel a finished job...)."""
+
+    status = 409
+    code = "conflict"
+
+
+class NoModel(AppError):
+    """No model is active yet: an administrator has to train and activate one."""
+
+    status = 503
+    code = "no_model"
 
 
 def wants_json() -> bool:
     """True for API paths and clients that prefer JSON over HTML."""
-    if request.path.startswith("/api/") or request.path in ("/healthz", "/readyz"):
+    if request.path.startswith("/api/") or request.path in ("/healthz", "/readyz") or request.path.endswith(".json"):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json"
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(code: str, message: str, status: int):
+    """The one place error bodies are built."""
+    if wants_json():
+        return jsonify(error={"code": code, "message": message}), status
+    return render_template("error.html", code=code, message=message, status=status), status
 
 
 def _http_error(exc: HTTPException):
-    code = (exc.name or "error").lower().replace(" ", "_")
-    if wants_json():
-        return jsonify(error={"code": code, "message": exc.description}), exc.code
-    return f"<h1>{exc.code} {exc.name}</h1><p>{exc.description}</p>", exc.code
+    status = exc.code or 500
+    code = HTTP_CODES.get(status) or (exc.name or "error").lower().replace(" ", "_")
+    message = exc.description or exc.name
+    if status == 413:
+        from flask import current_app
+
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        message = f"The upload is too large; the limit is {limit / 1024 / 1024:g} MB."
+    elif status == 429:
+        message = f"Too many requests ({exc.description}). Please wait a moment and try again."
+    return error_response(code, message, status)
+
+
+def _csrf_error(exc: CSRFError):
+    return error_response("csrf_failed", f"The form expired or did not come from this site ({exc.description}). "
+                          "Reload the page and try again.", 400)
+
+
+def _app_error(exc: AppError):
+    return error_response(exc.code, exc.message, exc.status)
+
+
+def _ml_error(exc: MLError):
+    return error_response(exc.code, exc.message, ML_STATUS.get(exc.code, 400))
+
+
+def _redis_error(exc: RedisUnavailable):
+    return error_response(exc.code, exc.message, 503)
+
+
+def _unexpected(exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response("internal_error", "Something went wrong on the server; the error was logged.", 500)
 
 
 def init_app(app: Flask) -> None:
     """Register the handlers on `app`."""
+    app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(AppError, _app_error)
+    app.register_error_handler(MLError, _ml_error)
+    app.register_error_handler(RedisUnavailable, _redis_error)
+    if not app.testing:
+        app.register_error_handler(Exception, _unexpected)

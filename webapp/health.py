@@ -1,4 +1,6 @@
-"""Liveness endpoint: answers as long as the process serves requests."""
+"""Liveness (/healthz: the process answers) and readiness (/readyz: model loaded, Redis and DB reachable)."""
+
+from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
@@ -9,3 +11,41 @@ bp = Blueprint("health", __name__)
 def healthz():
     """Process is up (no dependency checks; see /readyz for those)."""
     return jsonify(status="ok")
+
+
+def _check(fn) -> dict:
+    try:
+        detail = fn()
+    except Exception as exc:  # each failing dependency is reported, not raised
+        return {"ok": False, "code": getattr(exc, "code", type(exc).__name__), "message": getattr(exc, "message", str(exc))}
+    return {"ok": True, **(detail or {})}
+
+
+def _database() -> dict:
+    from .extensions import db
+
+    db.session.execute(db.text("SELECT 1"))
+    return {}
+
+
+def _redis() -> dict:
+    from .redis_conn import ping
+
+    ping()
+    return {}
+
+
+def _model() -> dict:
+    from .serving import current_predictor
+
+    predictor, row = current_predictor()
+    return {"id": row.id, "name": row.name, "backend": predictor.backend}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready to serve: database and Redis answer and the active model is loaded (503 otherwise)."""
+    checks = {"database": _check(_database), "redis": _check(_redis)}
+    checks["model"] = _check(_model) if checks["database"]["ok"] else {"ok": False, "code": "database_unavailable"}
+    ready = all(c["ok"] for c in checks.values())
+    return jsonify(status="ready" if ready else "not_ready", checks=checks), 200 if ready else 503

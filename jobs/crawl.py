@@ -1,0 +1,30 @@
+"""Job: search the web for keywords and download pictures into one class folder of a dataset."""
+
+from __future__ import annotations
+
+from .common import dataset_root, record_dataset
+from .runner import JobContext, run_job
+
+
+def run(dataset: str, keywords: list[str], class_name: str, count: int = 60) -> dict:
+    """RQ entry point ("jobs.crawl.run")."""
+
+    def body(ctx: JobContext) -> dict:
+        from ml.crawl import CrawlBlocked, CrawlConfig, crawl
+
+        root = dataset_root(dataset, must_exist=False)
+        root.mkdir(parents=True, exist_ok=True)
+        config = CrawlConfig(base_url=ctx.app.config["CRAWL_BASE_URL"])
+        try:
+            summary = crawl(keywords, root, class_name=class_name, count=count, config=config,
+                            on_progress=ctx.on_progress, should_stop=ctx.should_stop)
+        except CrawlBlocked as exc:
+            partial = exc.summary.as_dict() if getattr(exc, "summary", None) else {}
+            record_dataset(dataset, last_crawl=partial)
+            raise
+        result = summary.as_dict()
+        ctx.log(f"crawl: downloaded {result.get('downloaded')} of {result.get('found')} found")
+        record_dataset(dataset, last_crawl=result)
+        return {"dataset": dataset, **result}
+
+    return run_job(body)

@@ -1,0 +1,78 @@
+"""Job: train a model on a split dataset, export ONNX, evaluate, then move it into place and register it.
+
+Everything is written under MODEL_DIR/.partial-<job id>/ first; only a complete model is renamed to
+its final folder and registered, so a killed or failed job never leaves a half-written active model.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from flask import current_app
+
+from .common import dataset_root
+from .runner import JobContext, run_job
+
+
+def run(dataset: str, arch: str = "resnet18", mode: str = "finetune", pretrained: str = "imagenet", epochs: int = 10,
+        lr: float = 1e-3, batch_size: int = 32, image_size: int | None = None) -> dict:
+    """RQ entry point ("jobs.train.run")."""
+
+    def body(ctx: JobContext) -> dict:
+        from ml.export import export_onnx
+
+        from ml.dataset import read_split
+        from ml.errors import DatasetError
+        from ml.evaluate import evaluate
+        from ml.train import TrainConfig, train
+        from webapp.registry import register_model
+
+        root = dataset_root(dataset)
+        classes, _ = read_split(root, "train")
+        models = Path(current_app.config["MODEL_DIR"])
+        models.mkdir(parents=True, exist_ok=True)
+        partial = models / f".partial-{ctx.job_id}"
+        fields = {"arch": arch, "mode": mode, "pretrained": pretrained, "epochs": epochs, "lr": lr, "batch_size": batch_size}
+        if image_size:
+            fields["image_size"] = image_size
+        try:
+            result = train(root, partial, TrainConfig(**fields), on_progress=ctx.on_progress, should_stop=ctx.should_stop)
+            ctx.log(f"trained: {result.metrics}")
+            export_onnx(result.model_path)
+            metrics = dict(result.metrics)
+            try:
+                metrics.update(evaluate(result.model_path, root, part="test", on_progress=ctx.on_progress,
+                                        should_stop=ctx.should_stop))
+            except DatasetError as exc:
+                ctx.log(f"evaluation skipped: {exc.message}")
+            name = f"{dataset}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}-{ctx.job_id[:6]}"
+            final = models / name
+            os.replace(partial, final)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        model_path = final / Path(result.model_path).relative_to(partial)
+        fingerprint = (metrics.get("dataset_fingerprint") or metrics.get("fingerprint")
+                       or _split_fingerprint(root))
+        row = register_model(model_path, name=name, arch=arch, classes=classes, metrics=_jsonable(metrics),
+                             dataset_fingerprint=fingerprint, job_id=ctx.job_id)
+        ctx.log(f"registered model version {row.id} ({name}); accuracy {metrics.get('accuracy')}")
+        return {"model_id": row.id, "name": name, "accuracy": metrics.get("accuracy"), "path": str(model_path)}
+
+    return run_job(body)
+
+
+def _split_fingerprint(root: Path) -> str | None:
+    from ml.dataset import read_metadata
+
+    return (read_metadata(root).get("split") or {}).get("fingerprint")
+
+
+def _jsonable(value):
+    """Metrics as plain JSON (numpy numbers and tuples come back from ml)."""
+    import json
+
+    return json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o)))

@@ -1,0 +1,10 @@
+"""Admin panel: login, start crawl/split/train/evaluate, live jobs, model versions, queues."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from . import routes  # noqa: E402,F401  (routes attach themselves to bp)
+from .strings import register_strings  # noqa: E402
+
+register_strings()

@@ -1,0 +1,110 @@
+"""The OpenAPI 3.1 document for /api/v1 (tests check it lists exactly the routes the blueprint serves)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(ref: str, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+ADMIN = [{"session": []}]
+JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+MODEL_ID = {"name": "model_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string", "description": "Stable machine-readable code, e.g. not_image, "
+                                "empty, no_file, file_too_large, no_model, rate_limited, unauthorized, csrf_failed"},
+                       "message": {"type": "string"}}}}},
+    "Prediction": {"type": "object", "required": ["label", "probability"], "properties": {
+        "label": {"type": "string"}, "probability": {"type": "number", "minimum": 0, "maximum": 1},
+        "display_label": {"type": "string", "description": "Label in the request's language"}}},
+    "ModelRef": {"type": "object", "required": ["id", "name"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "arch": {"type": ["string", "null"]},
+        "backend": {"type": "string"}, "accuracy": {"type": ["number", "null"]},
+        "created_at": {"type": ["string", "null"], "format": "date-time"}}},
+    "PredictResponse": {"type": "object", "required": ["model", "predictions", "latency_ms"], "properties": {
+        "model": {"$ref": "#/components/schemas/ModelRef"},
+        "predictions": {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}},
+        "latency_ms": {"type": "number"}}},
+    "ModelVersion": {"type": "object", "required": ["id", "name", "classes", "active"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "arch": {"type": ["string", "null"]},
+        "classes": {"type": "array", "items": {"type": "string"}}, "accuracy": {"type": ["number", "null"]},
+        "metrics": {"type": ["object", "null"]}, "dataset_fingerprint": {"type": ["string", "null"]},
+        "active": {"type": "boolean"}, "created_at": {"type": "string"}, "activated_at": {"type": ["string", "null"]}}},
+    "Job": {"type": "object", "required": ["id", "kind", "status", "progress"], "properties": {
+        "id": {"type": "string"}, "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate"]},
+        "queue": {"type": "string"}, "params": {"type": "object"},
+        "status": {"type": "string", "enum": ["queued", "running", "finished", "failed", "cancelled"]},
+        "stage": {"type": ["string", "null"]}, "progress": {"type": "number"}, "result": {"type": ["object", "null"]},
+        "error": {"type": ["object", "null"]}, "traceback": {"type": ["string", "null"]},
+        "log": {"type": "array", "items": {"type": "string"}}, "retry_of": {"type": ["string", "null"]},
+        "created_by": {"type": ["string", "null"]}, "created_at": {"type": "string"},
+        "started_at": {"type": ["string", "null"]}, "finished_at": {"type": ["string", "null"]}}},
+    "JobEnvelope": {"type": "object", "required": ["job"], "properties": {"job": {"$ref": "#/components/schemas/Job"}}},
+    "JobRequest": {"type": "object", "required": ["kind"], "properties": {
+        "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate"]},
+        "params": {"type": "object", "description": "crawl: dataset, keywords, class_name, count; split: dataset, "
+                   "test, val, seed; train: dataset, arch, mode, pretrained, epochs, lr, batch_size, image_size; "
+                   "evaluate: model_id, dataset, part"}}},
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """Build the document (the upload limit comes from the running app's config)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    auth = {"401": _error("Not logged in as an administrator"), "400": _error("Missing CSRF token or bad parameters")}
+    paths = {
+        "/api/v1/predict": {"post": {
+            "summary": "Classify one picture", "operationId": "predict",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary", "maxLength": limit}}}}}},
+            "responses": {"200": _json("PredictResponse"), "400": _error("Not a usable picture (not_image, empty, "
+                          "truncated, too_small, too_many_pixels, no_file)"), "413": _error("Upload too large"),
+                          "429": _error("Rate limited"), "503": _error("No model yet (no_model) or model unusable")}}},
+        "/api/v1/models": {"get": {"summary": "List model versions", "operationId": "listModels", "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                "models": {"type": "array", "items": {"$ref": "#/components/schemas/ModelVersion"}}}}}}}}}},
+        "/api/v1/models/{model_id}/activate": {"post": {
+            "summary": "Activate a model version", "operationId": "activateModel", "security": ADMIN,
+            "parameters": [MODEL_ID], "responses": {"200": {"description": "Activated"}, "404": _error("No such model"), **auth}}},
+        "/api/v1/jobs": {
+            "get": {"summary": "Recent jobs", "operationId": "listJobs", "security": ADMIN, "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}}}}}, **auth}},
+            "post": {"summary": "Start a job", "operationId": "startJob", "security": ADMIN,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "$ref": "#/components/schemas/JobRequest"}}}},
+                     "responses": {"202": _json("JobEnvelope", "Queued"), "503": _error("Redis unreachable"), **auth}}},
+        "/api/v1/jobs/{job_id}": {"get": {"summary": "One job", "operationId": "getJob", "security": ADMIN,
+                                          "parameters": [JOB_ID], "responses": {"200": _json("JobEnvelope"),
+                                                                                "404": _error("No such job"), **auth}}},
+        "/api/v1/jobs/{job_id}/cancel": {"post": {"summary": "Cancel a job", "operationId": "cancelJob", "security": ADMIN,
+                                                  "parameters": [JOB_ID], "responses": {
+                                                      "200": _json("JobEnvelope"), "409": _error("Not active"), **auth}}},
+        "/api/v1/jobs/{job_id}/retry": {"post": {"summary": "Retry a job", "operationId": "retryJob", "security": ADMIN,
+                                                 "parameters": [JOB_ID], "responses": {
+                                                     "202": _json("JobEnvelope"), "409": _error("Not retryable"), **auth}}},
+        "/api/v1/queues": {"get": {"summary": "Queues and workers", "operationId": "queues", "security": ADMIN,
+                                   "responses": {"200": {"description": "OK"}, **auth}}},
+        "/api/v1/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
+                                         "responses": {"200": {"description": "OK"}}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Animal classifier API", "version": "1"},
+        "paths": paths,
+        "components": {"schemas": SCHEMAS, "securitySchemes": {"session": {
+            "type": "apiKey", "in": "cookie", "name": "session",
+            "description": "Log in at /admin/login; send the CSRF token in X-CSRFToken on POST"}}},
+    }

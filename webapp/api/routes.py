@@ -1,0 +1,106 @@
+"""API routes. Errors are JSON `{"error": {"code", "message"}}` (see webapp.errors)."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from flask_login import current_user
+
+from .. import tasks
+from ..auth import admin_required
+from ..errors import AppError, InvalidParams
+from ..extensions import csrf, limiter
+from ..i18n import get_language
+from ..registry import activate_model, list_models
+from ..serving import predict_upload
+from . import bp
+from .openapi import openapi_document
+
+
+def _predict_limit() -> str:
+    return current_app.config["RATELIMIT_PREDICT"]
+
+
+@bp.post("/predict")
+@csrf.exempt
+@limiter.limit(_predict_limit)
+def predict():
+    """Classify the picture in the multipart field `file`."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise AppError("Send the picture as the multipart form field 'file'.", code="no_file")
+    data = upload.read()
+    if not data:
+        raise AppError("The file is empty.", code="empty")
+    return jsonify(predict_upload(data, lang=get_language()))
+
+
+@bp.get("/models")
+def models():
+    """Every model version, newest first, with which one is active."""
+    return jsonify(models=[m.as_dict() for m in list_models()])
+
+
+@bp.post("/models/<int:model_id>/activate")
+@admin_required
+def activate(model_id: int):
+    """Make a model version the one that answers predictions."""
+    return jsonify(model=activate_model(model_id).as_dict())
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if data is None:
+        data = request.form.to_dict()
+    if not isinstance(data, dict):
+        raise InvalidParams("Send a JSON object.")
+    return data
+
+
+@bp.get("/jobs")
+@admin_required
+def jobs():
+    """The newest jobs with status and progress."""
+    return jsonify(jobs=[j.as_dict() for j in tasks.recent_jobs(int(request.args.get("limit", 50)))])
+
+
+@bp.post("/jobs")
+@admin_required
+def start_job():
+    """Start a job: `{"kind": "crawl"|"split"|"train"|"evaluate", "params": {...}}`."""
+    body = _body()
+    row = tasks.enqueue(str(body.get("kind", "")), body.get("params") or {}, current_user)
+    return jsonify(job=row.as_dict()), 202
+
+
+@bp.get("/jobs/<job_id>")
+@admin_required
+def job(job_id: str):
+    """One job: status, progress, result or error with traceback, log tail."""
+    return jsonify(job=tasks.get_job(job_id).as_dict())
+
+
+@bp.post("/jobs/<job_id>/cancel")
+@admin_required
+def cancel_job(job_id: str):
+    """Cancel a queued job, or ask a running one to stop."""
+    return jsonify(job=tasks.cancel(job_id).as_dict())
+
+
+@bp.post("/jobs/<job_id>/retry")
+@admin_required
+def retry_job(job_id: str):
+    """Run a failed or cancelled job again (new id)."""
+    return jsonify(job=tasks.retry(job_id, current_user).as_dict()), 202
+
+
+@bp.get("/queues")
+@admin_required
+def queues():
+    """Queue lengths and live workers."""
+    return jsonify(tasks.queue_status())
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document())

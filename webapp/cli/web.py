@@ -1,0 +1,77 @@
+"""Web and queue commands: `flask create-admin`, `flask worker`, `flask reconcile-jobs`, `flask register-model`."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+
+@click.command("create-admin")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters.")
+@with_appcontext
+def create_admin(username: str, password: str) -> None:
+    """Create an administrator account (the first one, or another)."""
+    from ..auth import AuthError, create_user
+
+    try:
+        create_user(username, password)
+    except AuthError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Administrator {username!r} created; log in at /admin/login.")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty (tests, cron).")
+@click.option("--queues", default="crawl,train", show_default=True, help="Comma-separated queues to serve, in priority order.")
+@click.option("--name", default=None, help="Worker name (default: host + pid).")
+@with_appcontext
+def worker(burst: bool, queues: str, name: str | None) -> None:
+    """Run one RQ worker on this installation's Redis (same as `rq worker` with our serializer and queues)."""
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+
+    from ..redis_conn import QUEUE_NAMES, RedisUnavailable, get_queue, get_redis, ping
+
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = [q for q in wanted if q not in QUEUE_NAMES]
+    if unknown:
+        raise click.ClickException(f"Unknown queue(s) {', '.join(unknown)}; choose from {', '.join(QUEUE_NAMES)}.")
+    try:
+        ping()
+    except RedisUnavailable as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"worker listening on {', '.join(wanted)} at {current_app.config['REDIS_URL']}", err=True)
+    w = Worker([get_queue(q) for q in wanted], connection=get_redis(), serializer=JSONSerializer, name=name)
+    w.work(burst=burst, with_scheduler=False)
+
+
+@click.command("reconcile-jobs")
+@with_appcontext
+def reconcile_jobs() -> None:
+    """Mark jobs whose worker died as failed (the admin pages do this on every look, too)."""
+    from ..tasks import reconcile
+
+    click.echo(f"{reconcile()} job(s) updated")
+
+
+@click.command("register-model")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--activate", is_flag=True, help="Also make it the model that answers predictions.")
+@with_appcontext
+def register_model_cmd(path: str, activate: bool) -> None:
+    """Register a trained model file (.pt, with its .onnx beside it) as a model version."""
+    from ml.errors import MLError
+    from ml.predict import Predictor
+
+    from ..registry import model_summary, register_model
+
+    try:
+        predictor = Predictor.load(path, backend=current_app.config["PREDICT_BACKEND"])
+    except MLError as exc:
+        raise click.ClickException(exc.message) from None
+    info = dict(predictor.info or {})
+    info.setdefault("classes", predictor.classes)
+    row = register_model(path, name=info.get("name"), activate=activate, **model_summary(info))
+    click.echo(f"model version {row.id} ({row.name}){' active' if row.is_active else ''}")

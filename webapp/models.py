@@ -1,0 +1,142 @@
+"""Database tables: admin users, datasets, jobs, model versions and the prediction log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the one clock every row uses."""
+    return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO-8601 text in UTC (SQLite hands back naive datetimes; they are UTC too)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+class User(UserMixin, db.Model):
+    """An administrator; only the password hash is stored."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        """Store a salted hash of `password`."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """True when `password` matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+
+class Dataset(db.Model):
+    """A dataset folder under DATA_DIR and what the last scan/split/stats found."""
+
+    __tablename__ = "datasets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    fingerprint: Mapped[str | None] = mapped_column(String(128))
+    summary: Mapped[dict | None] = mapped_column(JSON)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "fingerprint": self.fingerprint, "summary": self.summary,
+                "updated_at": iso(self.updated_at)}
+
+
+class Job(db.Model):
+    """One background job; the primary key is the RQ job id so the two can always be joined."""
+
+    __tablename__ = "jobs"
+    STATUSES = ("queued", "running", "finished", "failed", "cancelled")
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    stage: Mapped[str | None] = mapped_column(String(64))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    traceback: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[str | None] = mapped_column(Text)
+    retry_of: Mapped[str | None] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by: Mapped[User | None] = relationship()
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
+    def log_tail(self, lines: int = 20) -> list[str]:
+        return (self.log or "").splitlines()[-lines:]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "queue": self.queue, "params": self.params, "status": self.status,
+            "stage": self.stage, "progress": round(self.progress or 0.0, 4), "result": self.result,
+            "error": self.error and {"code": self.error_code or "job_failed", "message": self.error},
+            "traceback": self.traceback, "log": self.log_tail(), "retry_of": self.retry_of,
+            "created_by": self.created_by.username if self.created_by else None,
+            "created_at": iso(self.created_at), "started_at": iso(self.started_at), "finished_at": iso(self.finished_at),
+        }
+
+
+class ModelVersion(db.Model):
+    """A trained model file that can serve predictions; at most one row is active."""
+
+    __tablename__ = "model_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(1000), unique=True)
+    arch: Mapped[str | None] = mapped_column(String(100))
+    classes: Mapped[list] = mapped_column(JSON, default=list)
+    metrics: Mapped[dict | None] = mapped_column(JSON)
+    dataset_fingerprint: Mapped[str | None] = mapped_column(String(128))
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def accuracy(self) -> float | None:
+        return (self.metrics or {}).get("accuracy")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arch": self.arch, "classes": self.classes,
+                "accuracy": self.accuracy, "metrics": self.metrics, "dataset_fingerprint": self.dataset_fingerprint,
+                "active": self.is_active, "created_at": iso(self.created_at), "activated_at": iso(self.activated_at)}
+
+
+class PredictionLog(db.Model):
+    """One answered prediction: which model said what, how sure, how fast (no image by default)."""
+
+    __tablename__ = "prediction_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
+    top_label: Mapped[str] = mapped_column(String(200))
+    probability: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    image_path: Mapped[str | None] = mapped_column(String(1000))

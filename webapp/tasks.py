@@ -1,0 +1,257 @@
+"""The web side of background jobs: validate, record a DB row keyed by the RQ id, enqueue by dotted path.
+
+The web process never imports `jobs` (nor torch): RQ imports "jobs.train.run" in the worker.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
+from rq.job import JobStatus
+from rq.serializers import JSONSerializer
+from rq.worker import Worker
+
+from .errors import Conflict, InvalidParams, NotFound
+from .extensions import db
+from .models import Job, ModelVersion, User, utcnow
+from .redis_conn import RedisUnavailable, all_queues, get_queue, get_redis
+
+#: A dataset or class name: one path component, no dots at the start, no separators.
+SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,99}$")
+
+
+def safe_name(value: Any, what: str) -> str:
+    """`value` as a single, harmless folder name; InvalidParams otherwise (`../x`, `/etc`, empty)."""
+    text = str(value or "").strip()
+    if not SAFE_NAME.match(text) or text in (".", ".."):
+        raise InvalidParams(f"{what} {text!r} is not a valid name (one folder name, no '/', '\\' or leading '.').")
+    return text
+
+
+def _number(params: dict, key: str, kind: Callable, low, high, default):
+    value = params.get(key, default)
+    try:
+        value = kind(value)
+    except (TypeError, ValueError):
+        raise InvalidParams(f"{key} must be a number, not {value!r}.") from None
+    if not low <= value <= high:
+        raise InvalidParams(f"{key} must be between {low} and {high}, not {value}.")
+    return value
+
+
+def _choice(params: dict, key: str, choices: tuple[str, ...], default: str) -> str:
+    value = str(params.get(key) or default)
+    if value not in choices:
+        raise InvalidParams(f"{key} must be one of {', '.join(choices)}, not {value!r}.")
+    return value
+
+
+def _existing_dataset(params: dict) -> str:
+    name = safe_name(params.get("dataset"), "Dataset")
+    if not (Path(current_app.config["DATA_DIR"]) / name).is_dir():
+        raise InvalidParams(f"There is no dataset named {name!r}.")
+    return name
+
+
+def _crawl_params(p: dict) -> dict:
+    keywords = p.get("keywords")
+    if isinstance(keywords, str):
+        keywords = [k.strip() for k in re.split(r"[,，;\n]", keywords) if k.strip()]
+    if not keywords or not all(isinstance(k, str) for k in keywords):
+        raise InvalidParams("Give at least one search keyword.")
+    class_name = safe_name(p.get("class_name") or keywords[0], "Class")
+    return {"dataset": safe_name(p.get("dataset"), "Dataset"), "keywords": keywords, "class_name": class_name,
+            "count": _number(p, "count", int, 1, 2000, 60)}
+
+
+def _split_params(p: dict) -> dict:
+    return {"dataset": _existing_dataset(p), "test": _number(p, "test", float, 0.05, 0.5, 0.2),
+            "val": _number(p, "val", float, 0.0, 0.5, 0.0), "seed": _number(p, "seed", int, 0, 2**31, 0)}
+
+
+def _train_params(p: dict) -> dict:
+    params = {"dataset": _existing_dataset(p), "arch": str(p.get("arch") or "resnet18").strip(),
+              "mode": _choice(p, "mode", ("linear", "finetune"), "finetune"),
+              "pretrained": _choice(p, "pretrained", ("imagenet", "none"), "imagenet"),
+              "epochs": _number(p, "epochs", int, 1, 500, 10), "lr": _number(p, "lr", float, 1e-6, 1.0, 1e-3),
+              "batch_size": _number(p, "batch_size", int, 1, 1024, 32)}
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", params["arch"]):
+        raise InvalidParams(f"arch {params['arch']!r} is not a model architecture name.")
+    if p.get("image_size") not in (None, ""):
+        params["image_size"] = _number(p, "image_size", int, 32, 1024, 224)
+    return params
+
+
+def _evaluate_params(p: dict) -> dict:
+    model_id = _number(p, "model_id", int, 1, 2**31, None)
+    if db.session.get(ModelVersion, model_id) is None:
+        raise InvalidParams(f"There is no model version {model_id}.")
+    return {"model_id": model_id, "dataset": _existing_dataset(p), "part": _choice(p, "part", ("test", "val", "train"), "test")}
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """What a kind of job runs (dotted path, imported only by workers), on which queue, with which params."""
+
+    func: str
+    queue: str
+    validate: Callable[[dict], dict]
+    title: str
+
+
+KINDS: dict[str, JobKind] = {
+    "crawl": JobKind("jobs.crawl.run", "crawl", _crawl_params, "Crawl images into a class"),
+    "split": JobKind("jobs.dataset.run", "crawl", _split_params, "Scan, split and measure a dataset"),
+    "train": JobKind("jobs.train.run", "train", _train_params, "Train a model"),
+    "evaluate": JobKind("jobs.evaluate.run", "train", _evaluate_params, "Evaluate a model"),
+}
+
+
+def _kind(kind: str) -> JobKind:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise InvalidParams(f"Unknown job kind {kind!r}; expected one of {', '.join(KINDS)}.") from None
+
+
+def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str | None = None) -> Job:
+    """Validate `params`, write the job row, enqueue the job function by name; return the row."""
+    spec = _kind(kind)
+    clean = spec.validate(dict(params or {}))
+    queue = get_queue(spec.queue)
+    row = Job(id=uuid.uuid4().hex, kind=kind, queue=queue.name, params=clean, status="queued",
+              created_by_id=getattr(user, "id", None), retry_of=retry_of, log="")
+    db.session.add(row)
+    db.session.commit()
+    try:
+        queue.enqueue(spec.func, kwargs=clean, job_id=row.id, job_timeout=current_app.config["JOB_TIMEOUTS"][spec.queue],
+                      result_ttl=7 * 86400, failure_ttl=30 * 86400, description=f"{kind} {clean}")
+    except redis.RedisError as exc:
+        row.status, row.error, row.error_code, row.finished_at = "failed", f"Redis is unreachable: {exc}", "redis_unavailable", utcnow()
+        db.session.commit()
+        raise RedisUnavailable(f"The job could not be queued because Redis is unreachable ({exc}).") from exc
+    return row
+
+
+def get_job(job_id: str) -> Job:
+    """The job row, reconciled with Redis; NotFound when there is none."""
+    row = db.session.get(Job, job_id)
+    if row is None:
+        raise NotFound(f"There is no job {job_id!r}.")
+    if row.active:
+        reconcile([row])
+    return row
+
+
+def cancel_key(job_id: str) -> str:
+    """The Redis key a running job polls to learn it should stop."""
+    return f"{current_app.config['QUEUE_PREFIX']}animals:cancel:{job_id}"
+
+
+def alive_key(job_id: str) -> str:
+    """The Redis key a running job keeps refreshing while its worker lives."""
+    return f"{current_app.config['QUEUE_PREFIX']}animals:alive:{job_id}"
+
+
+def cancel(job_id: str) -> Job:
+    """Stop a queued job now, or ask a running one to stop at its next progress step."""
+    row = get_job(job_id)
+    if not row.active:
+        raise Conflict(f"The job is already {row.status}; only queued or running jobs can be cancelled.")
+    conn = get_redis()
+    conn.set(cancel_key(job_id), "1", ex=7 * 86400)
+    if row.status == "queued":
+        try:
+            RQJob.fetch(job_id, connection=conn, serializer=JSONSerializer).cancel()
+        except NoSuchJobError:
+            pass
+        row.status, row.finished_at = "cancelled", utcnow()
+    row.log = ((row.log or "") + "Cancel requested.\n")[-20000:]
+    db.session.commit()
+    return row
+
+
+def retry(job_id: str, user: User | None = None) -> Job:
+    """Start a failed or cancelled job again with the same parameters (a new job id)."""
+    row = get_job(job_id)
+    if row.status not in ("failed", "cancelled"):
+        raise Conflict(f"The job is {row.status}; only failed or cancelled jobs can be retried.")
+    return enqueue(row.kind, row.params, user, retry_of=row.id)
+
+
+def _fail(row: Job, code: str, message: str, tb: str | None = None) -> None:
+    row.status, row.error_code, row.error, row.finished_at = "failed", code, message, utcnow()
+    if tb and not row.traceback:
+        row.traceback = tb
+
+
+def reconcile(rows: list[Job] | None = None) -> int:
+    """Mark jobs whose worker died (or whose RQ job failed or vanished) as failed; return how many changed.
+
+    A running job refreshes `alive_key` every few seconds from its worker; when the key has
+    expired the worker was killed (kill -9, OOM, machine lost) and the row would otherwise
+    say "running" forever.
+    """
+    if rows is None:
+        rows = list(db.session.execute(db.select(Job).where(Job.status.in_(("queued", "running")))).scalars())
+    if not rows:
+        return 0
+    conn = get_redis()
+    ttl = current_app.config["JOB_HEARTBEAT_TTL"]
+    changed = 0
+    for row in rows:
+        try:
+            rq_job = RQJob.fetch(row.id, connection=conn, serializer=JSONSerializer)
+            status = rq_job.get_status(refresh=False)
+        except NoSuchJobError:
+            rq_job, status = None, None
+        if status == JobStatus.FAILED:
+            result = rq_job.latest_result()
+            tb = getattr(result, "exc_string", None)
+            last = (tb or "").strip().splitlines()[-1:] or ["the worker reported a failure"]
+            _fail(row, row.error_code or "job_failed", row.error or f"The job failed: {last[0]}", tb)
+        elif status in (JobStatus.STOPPED, JobStatus.CANCELED):
+            row.status, row.finished_at = "cancelled", utcnow()
+        elif row.status == "running" and not conn.exists(alive_key(row.id)):
+            started = row.started_at
+            if started is not None and started.tzinfo is None:
+
+                started = started.replace(tzinfo=UTC)
+            if started is None or utcnow() - started > timedelta(seconds=ttl):
+                _fail(row, "worker_lost", "The worker running this job stopped (killed or crashed) before it "
+                      "finished. Nothing it was writing was activated; use Retry to run it again.")
+        elif row.status == "queued" and rq_job is None:
+            _fail(row, "job_lost", "The job disappeared from the queue (Redis was emptied or restarted).")
+        else:
+            continue
+        changed += 1
+    db.session.commit()
+    return changed
+
+
+def queue_status() -> dict[str, Any]:
+    """Queue lengths and live workers, for the admin page and /readyz."""
+    conn = get_redis()
+    queues = [{"name": q.name, "queued": q.count, "started": q.started_job_registry.count,
+               "failed": q.failed_job_registry.count} for q in all_queues()]
+    names = {q["name"] for q in queues}
+    workers = [{"name": w.name, "state": str(w.get_state()), "queues": w.queue_names(),
+                "current_job": w.get_current_job_id()}
+               for w in Worker.all(connection=conn) if names & set(w.queue_names())]
+    return {"queues": queues, "workers": workers}
+
+
+def recent_jobs(limit: int = 50) -> list[Job]:
+    """The newest jobs first, reconciled."""
+    reconcile()
+    return list(db.session.execute(db.select(Job).order_by(Job.created_at.desc()).limit(limit)).scalars())
