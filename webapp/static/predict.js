@@ -35,7 +35,7 @@
   // API error code (or HTTP status) → a sentence a person understands.
   function messageFor(status, error) {
     const code = (error && error.code) || "";
-    if (status === 413 || code === "too_large" || code === "request_entity_too_large" || code === "payload_too_large") {
+    if (status === 413 || code === "file_too_large" || code === "too_large" || code === "request_entity_too_large" || code === "payload_too_large") {
       return t("The file is too large. The limit is %(size)s.", { size: limitText });
     }
     if (status === 429 || code === "too_many_requests" || code === "rate_limited") {
@@ -89,11 +89,11 @@
     for (const p of data.predictions || []) {
       const item = template.content.firstElementChild.cloneNode(true);
       const percent = Math.max(0, Math.min(100, p.probability * 100));
-      item.querySelector(".label").textContent = p.display || p.label;
+      item.querySelector(".label").textContent = p.display_label || p.display || p.label;
       item.querySelector(".probability").textContent = percent.toFixed(1) + "%";
       const bar = item.querySelector(".progress");
       bar.setAttribute("aria-valuenow", percent.toFixed(1));
-      bar.setAttribute("aria-label", p.display || p.label);
+      bar.setAttribute("aria-label", p.display_label || p.display || p.label);
       list.appendChild(item);
       // Set the width on the next frame so the bar animates from zero.
       requestAnimationFrame(() => { item.querySelector(".progress-bar").style.width = percent.toFixed(1) + "%"; });

@@ -1,0 +1,104 @@
+"""Real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against a real HTTP server.
+
+Import the fixtures into a test module:
+
+    from tests.browser_support import browser, live_server, page  # noqa: F401
+
+`live_server` serves the test's `app` fixture with werkzeug on 127.0.0.1 and a free port, in a
+thread; `page` is a fresh browser tab (own cookies) whose default timeout is a few seconds.
+Tests skip, saying why, when Chromium or Playwright is missing on a developer machine; under CI
+(`CI` set) a missing browser is an error, because .ci/run installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Milliseconds any single page step may take before the test fails (the 2-core CI is slow).
+STEP_TIMEOUT_MS = 15_000
+
+
+def chromium_path() -> str | None:
+    """The first Chromium binary found on this machine, or None."""
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("chromium")
+    return found
+
+
+def _missing(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must install it: see .ci/run)")
+    pytest.skip(f"{reason}: install it with `apt-get install -y chromium` and `pip install -r requirements-dev.txt`")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole test session."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the Playwright Python package is not installed")
+    path = chromium_path()
+    if path is None:
+        _missing("Chromium is not installed (/usr/bin/chromium missing)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class LiveServer:
+    """A werkzeug server running `app` in a background thread."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="live-server", daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:
+    """The test's `app` served over real HTTP on 127.0.0.1 (base URL in `.url`)."""
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh tab in its own browser context (no cookies shared between tests), English UI."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1000, "height": 800})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.js_errors = errors  # tests assert the page's own script raised nothing
+    yield tab
+    context.close()
