@@ -27,9 +27,10 @@ $(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
 install: $(RUNTIME_STAMP)
 install-dev: $(DEV_STAMP)
 
+# Web server (gunicorn), one RQ worker and, unless REDIS_URL is set, an embedded Redis; Ctrl-C stops all.
 run: $(RUNTIME_STAMP)
 	@echo "==> starting the web app on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+	$(BIN)/python -m webapp.launch --host $(HOST) --port $(PORT)
 
 test: $(DEV_STAMP)
 	@echo "==> running the test suite"

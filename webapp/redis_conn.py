@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from pathlib import Path
 
@@ -93,3 +95,19 @@ def get_queue(kind_queue: str, app: Flask | None = None) -> Queue:
 def all_queues(app: Flask | None = None) -> list[Queue]:
     """Both queues, crawl first (a worker listening on both prefers the short jobs)."""
     return [get_queue(name, app) for name in QUEUE_NAMES]
+
+
+def stop_embedded_redis() -> None:
+    """Shut down the embedded Redis servers this process started (the launcher calls it on exit)."""
+    with _lock:
+        for key, server in list(_embedded.items()):
+            pid = getattr(server, "pid", None)
+            try:
+                server.shutdown(save=True)  # the bundled Redis 6.2 knows no NOW/FORCE flags
+            except Exception:  # already gone, or refused: fall back to a signal
+                if pid:
+                    try:
+                        os.kill(pid, signal.SIGTERM)
+                    except OSError:
+                        pass
+            _embedded.pop(key, None)
