@@ -71,7 +71,8 @@ class _Crawl:
         remove_partial_files(self.folder)
         self.manifest = Manifest(self.folder)
         self.index = FolderIndex.build(self.folder, self.manifest, self.config)
-        self.seen_urls = set(self.manifest.known_urls)
+        self.prior_urls = frozenset(self.manifest.known_urls)
+        self.seen_urls = set(self.prior_urls)
         self.summary.existing = len(self.index)
         self.need = self.count - self.summary.existing
         if self.need <= 0:
@@ -117,7 +118,7 @@ class _Crawl:
             check_stop(self.should_stop)
             self._submit(pool)
             pages_left = self.keyword_index < len(self.words)
-            want_page = pages_left and len(self.queue) < 2 * self.config.workers
+            want_page = pages_left and len(self.queue) < self.config.workers
             wait_left = self.last_page + self.config.page_delay - time.monotonic()
             if want_page and wait_left <= 0:
                 self._next_page()
@@ -159,8 +160,10 @@ class _Crawl:
         for candidate in page.candidates:
             urls = [u for u in candidate.urls if u not in self.seen_urls]
             if not urls or candidate.urls[0] in self.seen_urls:
-                if candidate.urls[0] in self.manifest.known_urls:
-                    self.summary.skipped += 1
+                if candidate.urls[0] in self.prior_urls:
+                    self.summary.skipped += 1  # handled by an earlier run
+                else:
+                    self.summary.duplicates += 1  # the same URL again (another keyword, another page)
                 continue
             self.seen_urls.update(urls)
             candidate.urls = urls

@@ -1,0 +1,79 @@
+"""`flask crawl KEYWORD... --count 60 --dataset PATH`: fill a class folder from Baidu Images."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+from flask import current_app
+
+from .console import friendly_errors, progress_bars, table
+
+_SPLIT = re.compile(r"[,，、;；]+")
+
+
+def _stdin_is_terminal() -> bool:
+    return click.get_text_stream("stdin").isatty()
+
+
+def _ask() -> tuple[list[str], int]:
+    """Ask like the original spider.py did: a keyword, then how many pictures."""
+    text = click.prompt("关键词 / keyword (several: 猫, cat, 家猫)", type=str)
+    count = click.prompt("图片数量 / how many pictures", type=click.IntRange(min=1), default=60)
+    return [w for w in (p.strip() for p in _SPLIT.split(text)) if w], count
+
+
+@click.command("crawl")
+@click.argument("keywords", nargs=-1)
+@click.option("--count", type=click.IntRange(min=1), default=None, help="Pictures the class folder should hold (default 60).")
+@click.option("--dataset", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Dataset folder; the class folder goes inside it (default: DATA_DIR/crawled).")
+@click.option("--class-name", default=None, help="Class folder name (default: the first keyword).")
+@click.option("--base-url", default=None, help="Search site root (default https://image.baidu.com).")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=8, show_default=True, help="Download threads.")
+@click.option("--per-host", type=click.IntRange(min=1, max=64), default=4, show_default=True, help="Downloads at once per host.")
+@click.option("--page-delay", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Seconds between result pages.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=15.0, show_default=True, help="Read timeout in seconds.")
+@click.option("--retries", type=click.IntRange(min=0, max=10), default=3, show_default=True, help="Retries of a failed result page.")
+@click.option("--image-retries", type=click.IntRange(min=0, max=10), default=1, show_default=True, help="Retries of a failed picture.")
+def crawl_command(keywords, count, dataset, class_name, base_url, workers, per_host, page_delay, timeout, retries, image_retries) -> None:
+    """Download pictures for KEYWORD(s) into one class folder: checked, deduplicated, resumable."""
+    from ml.crawl import CrawlConfig, CrawlError, crawl
+
+    words = [w for k in keywords for w in (p.strip() for p in _SPLIT.split(k)) if w]
+    if not words:
+        if not _stdin_is_terminal():
+            raise click.UsageError("Give at least one keyword, e.g. `flask crawl 猫 --count 60`.")
+        words, asked = _ask()
+        count = count or asked
+    count = count or 60
+    root = dataset if dataset is not None else Path(current_app.config["DATA_DIR"]) / "crawled"
+    settings = {"workers": workers, "per_host": per_host, "page_delay": page_delay, "retries": retries, "image_retries": image_retries}
+    settings["base_url"] = base_url or current_app.config.get("CRAWL_BASE_URL", "https://image.baidu.com")
+    settings["timeout"] = (min(5.0, timeout), timeout)
+    with friendly_errors():
+        config = CrawlConfig(**settings)
+        try:
+            with progress_bars() as bars:
+                summary = crawl(words, root, class_name=class_name, count=count, config=config, on_progress=bars)
+        except CrawlError as exc:
+            if exc.summary is not None:
+                _print_summary(exc.summary, with_message=False)
+            raise
+    _print_summary(summary)
+
+
+def _print_summary(summary, *, with_message: bool = True) -> None:
+    s = summary.as_dict()
+    click.echo(table(
+        ["class", "found", "downloaded", "duplicates", "rejected", "in folder", "blocked"],
+        [[s["class_name"], s["found"], s["downloaded"], s["duplicates"], s["rejected_total"], f"{s['total']}/{s['count']}",
+          "yes" if s["blocked"] else "no"]],
+    ))
+    if s["rejected"]:
+        click.echo("\n" + table(["rejected because", "results"], sorted(s["rejected"].items(), key=lambda kv: (-kv[1], kv[0]))))
+    if s["skipped"]:
+        click.echo(f"\n{s['skipped']} results were already handled by an earlier run (see {s['folder']}/.manifest.jsonl).")
+    if with_message:
+        click.echo(f"\n{s['message']}")
