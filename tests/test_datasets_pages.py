@@ -13,6 +13,12 @@ from tests.imagegen import make_dataset, truncated_jpeg
 EN = {"Accept-Language": "en"}
 
 
+@pytest.fixture(autouse=True)
+def thumbs_in_tmp(app, tmp_path):
+    """Keep thumbnails out of the repository's instance folder."""
+    app.config["THUMB_DIR"] = str(tmp_path / "thumbs")
+
+
 @pytest.fixture
 def animals(app) -> Path:
     root = Path(app.config["DATA_DIR"]) / "animals"
@@ -55,7 +61,7 @@ def test_class_grid_paginates_and_thumbnails_are_cached(app, client, animals):
     thumb_url = re.search(r'src="(/datasets/animals/thumbs/[^"]+)"', first).group(1).replace("&amp;", "&")
     response = client.get(thumb_url)
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
-    cached = list((Path(app.instance_path) / "thumbs").rglob("*.jpg"))
+    cached = list(Path(app.config["THUMB_DIR"]).rglob("*.jpg"))
     assert len(cached) == 1
     stamp = cached[0].stat().st_mtime_ns
     assert client.get(thumb_url).data == response.data

@@ -107,6 +107,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "Images were changed after the last split. Split again before training for a fresh, leakage-checked split.":
             "上次划分之后图片有改动。训练前请重新划分，以得到新的、经过泄漏检查的划分。",
         "This dataset has no class folders yet.": "这个数据集还没有类别文件夹。",
+        "The image is already in class %(cls)s.": "图片已经在类别 %(cls)s 中。",
+        "The new name is the same as the old one.": "新名称与旧名称相同。",
+        "Enter the new class name.": "请输入新的类别名。",
+        "There is already a class named %(cls)s.": "已经有名为 %(cls)s 的类别。",
+        "%(cls)s cannot be a class name: use words without '/', '\\' or a leading dot.":
+            "%(cls)s 不能作为类别名：不能包含 “/”、“\\”，也不能以点开头。",
     },
 }
 

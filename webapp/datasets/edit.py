@@ -74,7 +74,7 @@ def _split_classes(root: Path) -> list[str] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def trash_image(root: Path, relpath: str) -> str:
+def trash_image(root: Path, relpath: str, *, user: str | None = None) -> str:
     """Move one image into the dataset's trash folder; return where it went (relative to root)."""
     source, _cls = image_file(root, relpath)
     target = _free_name(root / TRASH_DIR / relpath)
@@ -82,11 +82,11 @@ def trash_image(root: Path, relpath: str) -> str:
     shutil.move(str(source), str(target))
     moved = target.relative_to(root).as_posix()
     _rewrite_split(root, lambda rel, label: None if rel == relpath else (rel, label))
-    _log(root, action="delete", original=relpath, moved_to=moved)
+    _log(root, action="delete", original=relpath, moved_to=moved, user=user)
     return moved
 
 
-def move_image(root: Path, relpath: str, target_class: str) -> str:
+def move_image(root: Path, relpath: str, target_class: str, *, user: str | None = None) -> str:
     """Move one image to another class folder; return its new path (relative to root)."""
     source, cls = image_file(root, relpath)
     class_dir(root, target_class)
@@ -102,14 +102,16 @@ def move_image(root: Path, relpath: str, target_class: str) -> str:
     else:
         # The class is newer than the split: the picture waits for the next split.
         _rewrite_split(root, lambda rel, label: None if rel == relpath else (rel, label))
-    _log(root, action="move", original=relpath, moved_to=new_rel)
+    _log(root, action="move", original=relpath, moved_to=new_rel, user=user)
     return new_rel
 
 
-def rename_class(root: Path, cls: str, new_name: str) -> str:
+def rename_class(root: Path, cls: str, new_name: str, *, user: str | None = None) -> str:
     """Rename a class folder (and the class in the split lists); return the new name."""
     class_dir(root, cls)
     new_name = new_name.strip()
+    if not new_name:
+        raise EditError("Enter the new class name.", code="empty_name")
     try:
         check_name(new_name, "class name")
     except DatasetError:
@@ -131,5 +133,5 @@ def rename_class(root: Path, cls: str, new_name: str) -> str:
         _rewrite_split(
             root, lambda rel, label: (new_name + "/" + rel[len(prefix):], label) if rel.startswith(prefix) else (rel, label)
         )
-    _log(root, action="rename_class", original=cls, moved_to=new_name)
+    _log(root, action="rename_class", original=cls, moved_to=new_name, user=user)
     return new_name

@@ -93,8 +93,18 @@ def summarise(root: Path) -> dict:
         "counts": counts,
         "total": sum(counts.values()),
         "split": split,
-        "stale": bool(split and edited and edited.get("time", "") > split.get("time", "")),
+        "stale": _edited_after(edited.get("time"), split.get("time")),
     }
+
+
+def _edited_after(edited: str | None, split_time: str | None) -> bool:
+    """True when the folders were edited at or after the split (same second counts: edits are rarer)."""
+    if not edited or not split_time:
+        return False
+    try:
+        return datetime.fromisoformat(edited) >= datetime.fromisoformat(split_time)
+    except ValueError:
+        return True
 
 
 def list_datasets() -> list[dict]:
@@ -241,6 +251,27 @@ def original(name: str, relpath: str):
 
 # ---------------------------------------------------------------- admin actions
 
+#: Edit refusals in the visitor's language (EditError messages are English, for logs and tests).
+EDIT_MESSAGES = {
+    "same_class": "The image is already in class %(cls)s.",
+    "same_name": "The new name is the same as the old one.",
+    "empty_name": "Enter the new class name.",
+    "class_exists": "There is already a class named %(cls)s.",
+    "bad_class_name": "%(cls)s cannot be a class name: use words without '/', '\\' or a leading dot.",
+}
+
+
+def _refusal(exc: EditError, cls: str) -> str:
+    template = EDIT_MESSAGES.get(exc.code)
+    return _(template, cls=cls) if template else exc.message
+
+
+def _user_name() -> str | None:
+    from flask_login import current_user
+
+    return getattr(current_user, "username", None)
+
+
 def _back_to(name: str, relpath: str | None = None, cls: str | None = None):
     if relpath:
         return redirect(url_for("datasets.image", name=name, relpath=relpath))
@@ -259,7 +290,7 @@ def delete_image(name: str):
         _path, cls = image_file(root, relpath)
         siblings = list_class_files(root, cls)
         following = siblings[siblings.index(relpath) + 1] if siblings.index(relpath) + 1 < len(siblings) else None
-        trash_image(root, relpath)
+        trash_image(root, relpath, user=_user_name())
     except UnsafePath as exc:
         abort(404, description=exc.message)
     flash(_("Image moved to the trash folder."), "success")
@@ -274,10 +305,10 @@ def move(name: str):
     relpath = request.form.get("path", "")
     target = request.form.get("target", "")
     try:
-        image_file(root, relpath)
-        new_rel = move_image(root, relpath, target)
+        _path, cls = image_file(root, relpath)
+        new_rel = move_image(root, relpath, target, user=_user_name())
     except EditError as exc:
-        flash(exc.message, "error")
+        flash(_refusal(exc, cls), "error")
         return _back_to(name, relpath)
     except UnsafePath as exc:
         abort(404, description=exc.message)
@@ -293,9 +324,9 @@ def rename(name: str):
     cls = request.form.get("class", "")
     new_name = request.form.get("new_name", "")
     try:
-        renamed = rename_class(root, cls, new_name)
+        renamed = rename_class(root, cls, new_name, user=_user_name())
     except EditError as exc:
-        flash(exc.message, "error")
+        flash(_refusal(exc, new_name.strip()), "error")
         return _back_to(name, cls=cls)
     except UnsafePath as exc:
         abort(404, description=exc.message)
