@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ _SPLIT = re.compile(r"[,，、;；]+")
 
 
 def _stdin_is_terminal() -> bool:
-    return click.get_text_stream("stdin").isatty()
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def _ask() -> tuple[list[str], int]:
