@@ -14,7 +14,7 @@ def run(dataset: str, keywords: list[str], class_name: str, count: int = 60) -> 
 
         root = dataset_root(dataset, must_exist=False)
         root.mkdir(parents=True, exist_ok=True)
-        config = CrawlConfig(base_url=ctx.app.config["CRAWL_BASE_URL"])
+        config = CrawlConfig(**{**ctx.app.config["CRAWL_OPTIONS"], "base_url": ctx.app.config["CRAWL_BASE_URL"]})
         try:
             summary = crawl(keywords, root, class_name=class_name, count=count, config=config,
                             on_progress=ctx.on_progress, should_stop=ctx.should_stop)

@@ -22,11 +22,10 @@ def run(dataset: str, arch: str = "resnet18", mode: str = "finetune", pretrained
     """RQ entry point ("jobs.train.run")."""
 
     def body(ctx: JobContext) -> dict:
-        from ml.export import export_onnx
-
         from ml.dataset import read_split
         from ml.errors import DatasetError
         from ml.evaluate import evaluate
+        from ml.export import export_onnx
         from ml.train import TrainConfig, train
         from webapp.registry import register_model
 
@@ -35,20 +34,22 @@ def run(dataset: str, arch: str = "resnet18", mode: str = "finetune", pretrained
         models = Path(current_app.config["MODEL_DIR"])
         models.mkdir(parents=True, exist_ok=True)
         partial = models / f".partial-{ctx.job_id}"
-        fields = {"arch": arch, "mode": mode, "pretrained": pretrained, "epochs": epochs, "lr": lr, "batch_size": batch_size}
+        name = f"{dataset}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}-{ctx.job_id[:6]}"
+        fields = {"arch": arch, "mode": mode, "pretrained": pretrained, "epochs": epochs, "lr": lr,
+                  "batch_size": batch_size, "name": name}
         if image_size:
             fields["image_size"] = image_size
         try:
             result = train(root, partial, TrainConfig(**fields), on_progress=ctx.on_progress, should_stop=ctx.should_stop)
-            ctx.log(f"trained: {result.metrics}")
+            ctx.log(f"trained: accuracy {result.metrics.get('accuracy')}")
             export_onnx(result.model_path)
             metrics = dict(result.metrics)
             try:
-                metrics.update(evaluate(result.model_path, root, part="test", on_progress=ctx.on_progress,
-                                        should_stop=ctx.should_stop))
+                if "per_class" not in metrics:  # ml.train usually scores the test part itself
+                    metrics.update(evaluate(result.model_path, root, part="test", on_progress=ctx.on_progress,
+                                            should_stop=ctx.should_stop))
             except DatasetError as exc:
                 ctx.log(f"evaluation skipped: {exc.message}")
-            name = f"{dataset}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}-{ctx.job_id[:6]}"
             final = models / name
             os.replace(partial, final)
         except BaseException:

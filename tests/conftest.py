@@ -212,3 +212,32 @@ def admin_client(app, admin_user) -> CSRFClient:
     response = login(client)
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return client
+
+
+TINY_TRAIN = {"arch": "resnet18", "pretrained": "none", "mode": "finetune", "epochs": 1, "batch_size": 8, "image_size": 32}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A real (tiny, 32 px) model trained once per session, with its ONNX export beside it: the .pt path."""
+    from ml.dataset import split
+    from ml.export import export_onnx
+    from ml.train import TrainConfig, train
+    from tests.imagegen import make_dataset
+
+    base = tmp_path_factory.mktemp("tiny-model")
+    root = make_dataset(base / "data", {"猫": 12, "dog": 12}, coloured=True)
+    split(root)
+    result = train(root, base / "model", TrainConfig(**TINY_TRAIN, name="tiny"))
+    export_onnx(result.model_path)
+    return result.model_path
+
+
+def register_tiny(app, model_path, *, activate: bool = True, name: str = "tiny") -> int:
+    """Register the session's tiny model in `app`'s database (as the shipped default would be); its id."""
+    from ml.predict import Predictor
+    from webapp.registry import model_summary, register_model
+
+    info = Predictor.load(model_path).info
+    with app.app_context():
+        return register_model(model_path, name=name, activate=activate, **model_summary(info)).id

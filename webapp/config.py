@@ -58,6 +58,8 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None
     #: Base URL of the image search the crawler talks to (tests point it at a local fake).
     CRAWL_BASE_URL = "https://image.baidu.com"
+    #: Other ml.crawl.CrawlConfig fields (workers, delays, timeouts) for crawl jobs.
+    CRAWL_OPTIONS: dict = {}
 
 
 def _resolve(app: Flask, key: str) -> None:

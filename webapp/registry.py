@@ -57,4 +57,5 @@ def model_summary(info: dict[str, Any]) -> dict[str, Any]:
     """The registry fields from a predictor's `info` dict (arch, classes, metrics, fingerprint)."""
     metrics = info.get("metrics") or {}
     return {"arch": info.get("arch"), "classes": list(info.get("classes") or []), "metrics": metrics,
-            "dataset_fingerprint": info.get("dataset_fingerprint") or info.get("fingerprint")}
+            "dataset_fingerprint": (info.get("dataset") or {}).get("fingerprint") if isinstance(info.get("dataset"), dict)
+            else info.get("dataset_fingerprint")}
