@@ -2,7 +2,8 @@
 
 Import the fixtures into a test module:
 
-    from tests.browser_support import browser, live_server, page  # noqa: F401
+    from tests import browser_support
+    browser, live_server, page = browser_support.browser, browser_support.live_server, browser_support.page
 
 `live_server` serves the test's `app` fixture with werkzeug on 127.0.0.1 and a free port, in a
 thread; `page` is a fresh browser tab (own cookies) whose default timeout is a few seconds.
@@ -102,3 +103,23 @@ def page(browser):
     tab.js_errors = errors  # tests assert the page's own script raised nothing
     yield tab
     context.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A real (tiny) model file trained once per session on a synthetic 3-class dataset."""
+    from tests.modelgen import split_dataset, train_tiny
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    root = split_dataset(folder / "dataset")
+    return Path(train_tiny(root, folder / "models", epochs=4).model_path)
+
+
+def activate_model(app, path: Path, name: str = "tiny") -> int:
+    """Register `path` in the app's database as the active model; return its id."""
+    from ml.predict import Predictor
+    from webapp.registry import model_summary, register_model
+
+    with app.app_context():
+        info = dict(Predictor.load(path).info)
+        return register_model(path, name=name, activate=True, **model_summary(info)).id
