@@ -17,7 +17,7 @@ from .config import CrawlConfig
 from .download import Downloader, Fetched, Rejected
 from .errors import CrawlBlocked, CrawlError
 from .folder import FolderIndex, check_class_name, check_keywords, folder_lock
-from .manifest import Manifest, remove_partial_files, write_atomic
+from .manifest import Manifest, remove_partial_files, write_partial
 from .parse import Candidate
 from .summary import CrawlSummary
 
@@ -184,7 +184,7 @@ class _Crawl:
                 skipped.append(candidate)
                 continue
             self.host_load[host] += 1
-            self.inflight[pool.submit(_fetch_first_usable, self.downloader, candidate)] = candidate
+            self.inflight[pool.submit(_fetch_first_usable, self.downloader, candidate, self.folder)] = candidate
         self.queue.extendleft(reversed(skipped))
 
     def _finish(self, future: Future) -> None:
@@ -203,6 +203,7 @@ class _Crawl:
             status = "failed" if all(f.reason in TRANSIENT_REASONS for _, f in failures) else "rejected"
             self.manifest.append(record | {"status": status, "reason": reason, "detail": failures[0][1].message})
         elif self.summary.downloaded >= self.need:
+            _discard(fetched)
             return  # target met by another download meanwhile; leave this one for a later run
         else:
             self._keep(fetched, record, fallback=bool(failures))
@@ -212,12 +213,14 @@ class _Crawl:
         record |= {"sha256": fetched.sha256, "phash": fetched.phash, "width": fetched.width, "height": fetched.height}
         twin = self.index.duplicate_of(fetched.sha256, fetched.phash)
         if twin is not None:
+            _discard(fetched)
             self.summary.duplicates += 1
             self.manifest.append(record | {"status": "duplicate", "duplicate_of": twin})
             return
         name = fetched.sha256[:16] + fetched.extension
-        write_atomic(self.folder, name, fetched.data)
-        self.manifest.append(record | {"status": "saved", "file": name, "size": len(fetched.data)})
+        os.replace(fetched.staged, self.folder / name)
+        fetched.staged = None
+        self.manifest.append(record | {"status": "saved", "file": name, "size": fetched.size})
         self.index.add(name, fetched.sha256, fetched.phash)
         self.summary.downloaded += 1
         self.summary.fallbacks += int(fallback)
@@ -250,12 +253,24 @@ def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-def _fetch_first_usable(downloader: Downloader, candidate: Candidate) -> tuple[Fetched | None, list[tuple[str, Rejected]]]:
-    """Try the candidate's URLs in order; return the first usable picture and the failures before it."""
+def _discard(fetched: Fetched) -> None:
+    if fetched.staged is not None:
+        fetched.staged.unlink(missing_ok=True)
+        fetched.staged = None
+
+
+def _fetch_first_usable(
+    downloader: Downloader, candidate: Candidate, folder: Path
+) -> tuple[Fetched | None, list[tuple[str, Rejected]]]:
+    """Try the candidate's URLs in order; return the first usable picture (staged in a temporary file
+    of `folder`, so writing to disk runs in parallel too) and the failures before it."""
     failures: list[tuple[str, Rejected]] = []
     for url in candidate.urls:
         try:
-            return downloader.fetch(url), failures
+            fetched = downloader.fetch(url)
+            fetched.staged = write_partial(folder, fetched.data)
+            fetched.data = b""  # the bytes now live in the staged file
+            return fetched, failures
         except Rejected as exc:
             failures.append((url, exc))
         except Exception as exc:  # noqa: BLE001 - one odd file must not end a long crawl; it is counted

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import imagehash
 import requests
@@ -47,6 +48,9 @@ class Fetched:
     phash: str
     width: int
     height: int
+    size: int
+    #: A hidden temporary file holding the bytes, once the crawler has written them to disk.
+    staged: Path | None = None
 
 
 def sniff_extension(head: bytes) -> str | None:
@@ -105,6 +109,7 @@ class Downloader:
             phash=str(imagehash.phash(img)),
             width=img.size[0],
             height=img.size[1],
+            size=len(data),
         )
 
     def _download(self, url: str) -> bytes:

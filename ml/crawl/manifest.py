@@ -64,28 +64,33 @@ class Manifest:
         if self._torn_tail:
             line = "\n" + line
             self._torn_tail = False
+        # Flushed, not fsynced: a line lost to a power cut only costs re-downloading a picture the
+        # folder already holds, which the sha256 check then skips.
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
         self._remember(record)
         return record
 
 
-def write_atomic(folder: Path, name: str, data: bytes) -> Path:
-    """Write `data` to `folder/name` through a hidden temporary file and a rename."""
+def write_partial(folder: Path, data: bytes) -> Path:
+    """Write `data` to a hidden temporary file in `folder`, flushed to disk; rename it to keep it."""
     fd, tmp = tempfile.mkstemp(prefix=".part-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        target = folder / name
-        os.replace(tmp, target)
-        return target
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+def write_atomic(folder: Path, name: str, data: bytes) -> Path:
+    """Write `data` to `folder/name` through a hidden temporary file and a rename."""
+    target = folder / name
+    os.replace(write_partial(folder, data), target)
+    return target
 
 
 def remove_partial_files(folder: Path) -> int:
