@@ -1,0 +1,103 @@
+"""Confusion-matrix heatmaps that render class names legibly, Chinese included.
+
+Matplotlib's default font (DejaVu Sans) has no Chinese glyphs, so a CJK font is looked up among
+the system fonts (Noto Sans CJK, WenQuanYi, Source Han, SimHei, ...) and used for every label.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+#: File-name fragments of fonts known to cover Chinese (lower case).
+CJK_FONT_HINTS = (
+    "notosanscjk", "notoserifcjk", "noto-cjk", "sourcehansans", "wqy-microhei", "wqy-zenhei",
+    "wenquanyi", "simhei", "msyh", "simsun", "pingfang", "droidsansfallback", "notosanssc", "arialuni",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font_path() -> str | None:
+    """A system font file that covers Chinese, or None when the machine has none."""
+    from matplotlib import font_manager
+
+    candidates = []
+    for path in font_manager.findSystemFonts():
+        flat = os.path.basename(path).lower().replace(" ", "")
+        if any(hint in flat for hint in CJK_FONT_HINTS):
+            candidates.append(path)
+    # Sans-serif, regular weight first: the most legible at small sizes.
+    candidates.sort(key=lambda p: ("serif" in p.lower(), "bold" in p.lower(), "mono" in p.lower(), p))
+    return candidates[0] if candidates else None
+
+
+def _needs_cjk(labels: Sequence[str]) -> bool:
+    return any(ord(ch) > 0x2E7F for label in labels for ch in label)
+
+
+def render_confusion(
+    confusion: Sequence[Sequence[int]],
+    classes: Sequence[str],
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+) -> Path:
+    """Draw a count heatmap (rows = true class, columns = predicted) with class names to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import numpy as np
+    from matplotlib import font_manager
+    from matplotlib.figure import Figure
+
+    matrix = np.asarray(confusion, dtype=np.int64)
+    n = len(classes)
+    font = None
+    labels = list(classes)
+    if _needs_cjk(labels):
+        font_file = cjk_font_path()
+        if font_file:
+            font_manager.fontManager.addfont(font_file)
+            font = font_manager.FontProperties(fname=font_file)
+        else:
+            # No font can draw these names: number the axes and keep the names out of the picture.
+            labels = [f"#{i}" for i in range(n)]
+    side = max(4.0, 1.2 + 0.55 * n)
+    fig = Figure(figsize=(side + 1.2, side), dpi=120)
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(n), labels, rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center", fontproperties=font)
+    ax.set_yticks(range(n), labels, fontproperties=font)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title, fontproperties=font)
+    peak = matrix.max() if matrix.size else 0
+    for i in range(n):
+        for j in range(n):
+            value = int(matrix[i, j])
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=9,
+                    color="white" if peak and value > peak * 0.6 else "black")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png")
+    os.replace(tmp, path)
+    return path
+
+
+def confusion_image(confusion, classes, title: str = ""):
+    """The same heatmap as an HWC uint8 array (for TensorBoard's `add_image`)."""
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        png = render_confusion(confusion, classes, Path(tmp) / "c.png", title=title)
+        with Image.open(png) as img:
+            return np.asarray(img.convert("RGB"))

@@ -1,0 +1,277 @@
+"""Train a classifier on a split dataset (the original train.py, grown up).
+
+    result = train("datasets/animals5", "instance/models", TrainConfig(arch="efficientnet_lite0"))
+    result.model_path   # a self-describing model file, written atomically
+
+Modes: `linear` (frozen backbone, head trained on cached features) and `finetune` (whole network,
+backbone at `backbone_lr_factor` × the head's learning rate, optional frozen warm-up). Runs are
+seeded, cancellable within one step (`should_stop`), resumable from `last.pt`, and logged to
+TensorBoard in the run folder.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .artifact import library_versions, now_iso, save_artifact
+from .dataset.layout import read_metadata, read_split, require_dataset
+from .errors import DatasetError, MLError
+from .evaluate import compute_metrics, write_report
+from .models import PRETRAINED_CHOICES, build_model, get_arch
+from .progress import ProgressFn, StopFn
+from .train_cache import cache_split, check_classes_on_disk
+from .train_loops import FineTune, LinearProbe
+
+MODES = ("linear", "finetune")
+DEFAULT_EPOCHS = {"linear": 30, "finetune": 8}
+#: Settings a resumed run may change; every other one must match the interrupted run.
+RESUMABLE_CHANGES = ("epochs", "resume", "patience", "name")
+
+
+@dataclass
+class TrainConfig:
+    """Every training setting, JSON-friendly: `TrainConfig(**json.loads(text))` round-trips."""
+
+    arch: str = "resnet18"
+    pretrained: str = "imagenet"
+    mode: str = "linear"
+    epochs: int | None = None  # None: 30 for linear, 8 for finetune
+    lr: float = 1e-3  # the head's; the backbone gets lr × backbone_lr_factor
+    backbone_lr_factor: float = 0.1
+    batch_size: int = 32
+    seed: int = 0
+    image_size: int = 224
+    optimizer: str = "adamw"  # adam | adamw
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.0
+    schedule: str = "cosine"  # cosine | step | constant
+    step_epochs: int = 0  # step schedule: epochs between ×gamma drops (0: a third of the run)
+    gamma: float = 0.1
+    class_weights: str = "none"  # none | balanced
+    augment: bool = True
+    warmup_epochs: int = 0  # finetune: epochs with the backbone frozen first
+    patience: int = 0  # stop after this many epochs without validation gain (0: never)
+    val_fraction: float = 0.1  # held out from train when the dataset has no val split
+    weights_file: str | None = None  # local ImageNet weights instead of download/cache
+    display_names: dict[str, list[str]] | None = None
+    name: str | None = None  # model file stem; default "<arch>-<mode>-<time>"
+    resume: bool = False
+
+    def resolved(self) -> TrainConfig:
+        """A copy with defaults filled in, or MLError(code="bad_config") naming the bad setting."""
+        cfg = replace(self, epochs=self.epochs if self.epochs is not None else DEFAULT_EPOCHS.get(self.mode, 10))
+        get_arch(cfg.arch)
+        checks = [
+            (cfg.mode in MODES, f"mode must be one of {MODES}"),
+            (cfg.pretrained in PRETRAINED_CHOICES, f"pretrained must be one of {PRETRAINED_CHOICES}"),
+            (cfg.optimizer in ("adam", "adamw"), "optimizer must be adam or adamw"),
+            (cfg.schedule in ("cosine", "step", "constant"), "schedule must be cosine, step or constant"),
+            (cfg.class_weights in ("none", "balanced"), "class_weights must be none or balanced"),
+            (cfg.epochs >= 1, "epochs must be at least 1"),
+            (cfg.lr > 0, "lr must be positive"),
+            (cfg.batch_size >= 1, "batch_size must be at least 1"),
+            (32 <= cfg.image_size <= 1024, "image_size must be between 32 and 1024"),
+            (0 <= cfg.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
+            (0 <= cfg.val_fraction < 0.5, "val_fraction must be in [0, 0.5)"),
+            (cfg.warmup_epochs >= 0 and cfg.patience >= 0, "warmup_epochs and patience must be >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise MLError(f"Bad training setting: {message}.", code="bad_config")
+        return cfg
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a dict, refusing unknown keys with a clear message."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise MLError(f"Unknown training setting(s): {', '.join(unknown)}.", code="bad_config")
+        return cls(**data)
+
+
+@dataclass
+class TrainResult:
+    """What a finished training produced."""
+
+    model_path: Path
+    metrics: dict[str, Any]
+    run_dir: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model_path": str(self.model_path), "metrics": self.metrics, "run_dir": str(self.run_dir),
+            "config": self.config, "history": self.history, "best_epoch": self.best_epoch,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch so the same settings give the same model."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def holdout(rows: list[tuple[str, int]], fraction: float, seed: int) -> tuple[list, list]:
+    """Split training rows into (train, validation), stratified, at least 1 per class of 5 or more."""
+    rng = random.Random(seed)
+    keep, held = [], []
+    by_label: dict[int, list] = {}
+    for row in rows:
+        by_label.setdefault(row[1], []).append(row)
+    for label in sorted(by_label):
+        group = by_label[label][:]
+        rng.shuffle(group)
+        n = round(len(group) * fraction) if len(group) >= 5 else 0
+        n = max(n, 1) if len(group) >= 5 else 0
+        held += group[:n]
+        keep += group[n:]
+    return sorted(keep), sorted(held)
+
+
+def _normalisation(cfg: TrainConfig, root: Path, train_pixels: np.ndarray) -> tuple[list[float], list[float]]:
+    if cfg.pretrained == "imagenet":
+        spec = get_arch(cfg.arch)
+        return list(spec.mean), list(spec.std)
+    stats = read_metadata(root).get("stats") or {}
+    if stats.get("mean") and stats.get("std"):
+        return [float(v) for v in stats["mean"]], [float(v) for v in stats["std"]]
+    flat = np.asarray(train_pixels, dtype=np.float64).reshape(-1, 3) / 255.0
+    return [round(float(v), 6) for v in flat.mean(0)], [round(max(float(v), 1e-3), 6) for v in flat.std(0)]
+
+
+def _optimizer_and_schedule(cfg: TrainConfig, loop, steps_per_epoch: int):
+    groups = loop.param_groups(cfg.lr, cfg.backbone_lr_factor)
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    optimizer = opt_cls(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = cfg.epochs * steps_per_epoch
+    if cfg.schedule == "cosine":
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total, 1))
+    elif cfg.schedule == "step":
+        every = (cfg.step_epochs or max(1, cfg.epochs // 3)) * steps_per_epoch
+        schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(every, 1), gamma=cfg.gamma)
+    else:
+        schedule = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    return optimizer, schedule
+
+
+def _class_weights(cfg: TrainConfig, labels: np.ndarray, n: int) -> torch.Tensor | None:
+    if cfg.class_weights != "balanced":
+        return None
+    counts = np.bincount(labels, minlength=n).astype(np.float64)
+    return torch.tensor(len(labels) / (n * np.maximum(counts, 1)), dtype=torch.float32)
+
+
+def _load_resume(run_dir: Path, cfg: TrainConfig) -> dict[str, Any] | None:
+    last = run_dir / "last.pt"
+    if not last.exists():
+        raise MLError(f"Nothing to resume: {last} does not exist.", code="nothing_to_resume")
+    try:
+        state = torch.load(last, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise MLError(f"{last} cannot be read to resume ({str(exc)[:200]}).", code="nothing_to_resume") from None
+    before = {k: v for k, v in state["config"].items() if k not in RESUMABLE_CHANGES}
+    now = {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES}
+    changed = sorted(k for k in now if before.get(k) != now[k])
+    if changed:
+        raise MLError(f"Cannot resume with changed settings: {', '.join(changed)}.", code="resume_mismatch")
+    return state
+
+
+def train(
+    dataset_root,
+    out_dir,
+    config: TrainConfig | None = None,
+    *,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    run_dir=None,
+) -> TrainResult:
+    """Train, keep the best epoch by validation accuracy, score it on test, write the model file."""
+    from .train_run import Run
+
+    cfg = (config or TrainConfig()).resolved()
+    root = require_dataset(dataset_root)
+    classes, train_rows = read_split(root, "train")
+    _, val_rows = read_split(root, "val")
+    _, test_rows = read_split(root, "test")
+    check_classes_on_disk(root, classes)
+    if cfg.display_names:
+        for lang, names in cfg.display_names.items():
+            if not isinstance(names, list) or len(names) != len(classes):
+                raise MLError(f"display_names[{lang!r}] must give one name for each of the {len(classes)} classes.", code="bad_config")
+    if not val_rows and cfg.val_fraction > 0:
+        train_rows, val_rows = holdout(train_rows, cfg.val_fraction, cfg.seed)
+    name = cfg.name or f"{cfg.arch}-{cfg.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out_dir = Path(out_dir)
+    run_dir = Path(run_dir) if run_dir else out_dir / "runs" / name
+    if cfg.resume and not (run_dir / "last.pt").exists():
+        raise MLError(f"Nothing to resume: {run_dir / 'last.pt'} does not exist.", code="nothing_to_resume")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resume_state = _load_resume(run_dir, cfg) if cfg.resume else None
+    seed_everything(cfg.seed)
+
+    train_size = round(cfg.image_size * 8 / 7) if cfg.mode == "finetune" and cfg.augment else cfg.image_size
+    cache_dir = run_dir / "cache"
+    splits = {"train": cache_split(root, train_rows, train_size, cache_dir, "train", on_progress=on_progress, should_stop=should_stop)}
+    for part, rows in (("val", val_rows), ("test", test_rows)):
+        if rows:
+            splits[part] = cache_split(root, rows, cfg.image_size, cache_dir, part, on_progress=on_progress, should_stop=should_stop)
+    counts = np.bincount(splits["train"].labels, minlength=len(classes))
+    empty = [classes[i] for i in np.flatnonzero(counts == 0)]
+    if empty:
+        raise DatasetError(f"No readable training pictures for class(es): {', '.join(empty)}.", code="class_empty")
+
+    model = build_model(cfg.arch, len(classes), pretrained=cfg.pretrained, weights_file=cfg.weights_file)
+    mean, std = _normalisation(cfg, root, splits["train"].pixels)
+    if cfg.mode == "linear":
+        loop = LinearProbe(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment)
+    else:
+        loop = FineTune(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, cfg.image_size, cfg.warmup_epochs)
+    loop.prepare(splits, on_progress, should_stop)
+    meta = {
+        "arch": cfg.arch, "classes": list(classes), "display_names": cfg.display_names or {},
+        "input_size": cfg.image_size, "mean": mean, "std": std, "pretrained": cfg.pretrained,
+        "train_config": asdict(cfg),
+        "dataset": {
+            "root": str(root), "fingerprint": (read_metadata(root).get("split") or {}).get("fingerprint"),
+            "counts": {p: len(s) for p, s in splits.items()},
+            "skipped": [s for split in splits.values() for s in split.skipped],
+        },
+        "versions": library_versions(),
+    }
+    criterion = nn.CrossEntropyLoss(weight=_class_weights(cfg, splits["train"].labels, len(classes)), label_smoothing=cfg.label_smoothing)
+    run = Run(cfg, loop, model, criterion, run_dir, meta, classes, on_progress, should_stop)
+    run.fit(resume_state)
+
+    # Score the best epoch on the held-out test part (val, or train as a last resort).
+    run.restore_best()
+    part = "test" if "test" in splits else ("val" if "val" in splits else "train")
+    logits, labels = loop.logits(part)
+    probs = torch.softmax(logits.float(), 1).numpy()
+    metrics = compute_metrics(labels.numpy(), probs, classes, splits[part].files)
+    metrics |= {"part": part, "dataset": str(root), "backend": "torch", "skipped": splits[part].skipped}
+    run.log_confusion(metrics)
+    summary = {k: v for k, v in metrics.items() if k not in ("misclassified", "skipped", "dataset")}
+    meta |= {"metrics": summary, "created": now_iso(), "history": run.history, "best_epoch": run.best_epoch,
+             "train_seconds": round(time.monotonic() - run.started, 1)}
+    model_path = save_artifact(out_dir / f"{name}.pt", model.state_dict(), meta)
+    metrics["files"] = write_report(model_path, metrics)
+    run.close()
+    return TrainResult(model_path, metrics, run_dir, asdict(cfg), run.history, run.best_epoch, time.monotonic() - run.started)
+
+
+__all__ = ["MODES", "TrainConfig", "TrainResult", "holdout", "seed_everything", "train"]

@@ -1,0 +1,168 @@
+"""The two ways of training, behind one small interface used by `ml.train`.
+
+    LinearProbe  backbone frozen: features computed once, only the head learns (seconds on a CPU)
+    FineTune     the whole network learns, backbone at a lower learning rate, with augmentation
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .models import FeatureExtractor, backbone_parameters, head_of
+from .progress import ProgressFn, StopFn, check_stop, report
+from .train_cache import CachedSplit
+
+
+def to_input(pixels: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 NHWC pixels to a normalised float NCHW tensor (same arithmetic as `ml.transforms`)."""
+    x = torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float().div_(255.0)
+    m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
+def _batches(n: int, batch_size: int, epoch_seed: int, shuffle: bool = True) -> list[np.ndarray]:
+    order = np.random.default_rng(epoch_seed).permutation(n) if shuffle else np.arange(n)
+    return [np.sort(order[i : i + batch_size]) for i in range(0, n, batch_size)]
+
+
+class LinearProbe:
+    """Train only the head on features the frozen backbone computed once."""
+
+    def __init__(self, model: nn.Module, arch: str, mean, std, batch_size: int, augment: bool):
+        self.model, self.arch, self.mean, self.std = model, arch, mean, std
+        self.batch_size, self.augment = batch_size, augment
+        self.trainable = head_of(model, arch)
+        for p in backbone_parameters(model, arch):
+            p.requires_grad_(False)
+        self.features: dict[str, torch.Tensor] = {}
+        self.labels: dict[str, torch.Tensor] = {}
+
+    def param_groups(self, lr: float, backbone_factor: float) -> list[dict]:
+        return [{"params": list(self.trainable.parameters()), "lr": lr, "name": "head"}]
+
+    def prepare(self, splits: dict[str, CachedSplit], on_progress: ProgressFn | None, should_stop: StopFn | None) -> None:
+        """Run the backbone once over every split (and mirrored training pictures when augmenting)."""
+        extractor = FeatureExtractor(self.model, self.arch).eval()
+        jobs = [(name, split, False) for name, split in splits.items()]
+        if self.augment and "train" in splits:
+            jobs.append(("train", splits["train"], True))
+        total = sum(len(split) for _, split, _ in jobs)
+        done = 0
+        report(on_progress, "features", 0, total)
+        for name, split, mirror in jobs:
+            chunks = []
+            for index in _batches(len(split), 64, 0, shuffle=False):
+                check_stop(should_stop)
+                pixels = split.pixels[index]
+                if mirror:
+                    pixels = pixels[:, :, ::-1, :]
+                with torch.inference_mode():
+                    chunks.append(extractor(to_input(pixels, self.mean, self.std)).clone())
+                done += len(index)
+                report(on_progress, "features", done, total, part=name)
+            feats = torch.cat(chunks) if chunks else torch.zeros(0)
+            labels = torch.from_numpy(np.asarray(split.labels))
+            if mirror:
+                self.features[name] = torch.cat([self.features[name], feats])
+                self.labels[name] = torch.cat([self.labels[name], labels])
+            else:
+                self.features[name], self.labels[name] = feats, labels
+
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.labels["train"]) // self.batch_size)
+
+    def begin_epoch(self, epoch: int) -> None:
+        self.trainable.train()
+
+    def batches(self, epoch_seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        feats, labels = self.features["train"], self.labels["train"]
+        for index in _batches(len(labels), self.batch_size, epoch_seed):
+            yield feats[index], labels[index]
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.trainable(inputs)
+
+    def logits(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores and labels for a whole prepared split, in eval mode."""
+        self.trainable.eval()
+        with torch.inference_mode():
+            return self.trainable(self.features[name]), self.labels[name]
+
+
+class FineTune:
+    """Train the whole network on augmented pictures; the backbone learns more slowly than the head."""
+
+    def __init__(self, model: nn.Module, arch: str, mean, std, batch_size: int, augment: bool,
+                 image_size: int, warmup_epochs: int):
+        self.model, self.arch, self.mean, self.std = model, arch, mean, std
+        self.batch_size, self.augment, self.size, self.warmup = batch_size, augment, image_size, warmup_epochs
+        self.trainable = model
+        self.splits: dict[str, CachedSplit] = {}
+        self._augment = self._make_augment() if augment else None
+
+    def _make_augment(self):
+        from torchvision.transforms import v2
+
+        return v2.Compose([
+            v2.RandomResizedCrop(self.size, scale=(0.35, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3),
+        ])
+
+    def param_groups(self, lr: float, backbone_factor: float) -> list[dict]:
+        return [
+            {"params": backbone_parameters(self.model, self.arch), "lr": lr * backbone_factor, "name": "backbone"},
+            {"params": list(head_of(self.model, self.arch).parameters()), "lr": lr, "name": "head"},
+        ]
+
+    def prepare(self, splits: dict[str, CachedSplit], on_progress, should_stop) -> None:
+        self.splits = splits
+
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.splits["train"]) // self.batch_size)
+
+    def begin_epoch(self, epoch: int) -> None:
+        """Train mode; during warm-up the backbone stays frozen (weights and BatchNorm statistics)."""
+        frozen = epoch < self.warmup
+        self.model.train()
+        for p in backbone_parameters(self.model, self.arch):
+            p.requires_grad_(not frozen)
+        if frozen:
+            head = head_of(self.model, self.arch)
+            for module in self.model.modules():
+                if module is not head and not any(module is m for m in head.modules()):
+                    module.eval()
+            head.train()
+
+    def batches(self, epoch_seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        split = self.splits["train"]
+        torch.manual_seed(epoch_seed)
+        for index in _batches(len(split), self.batch_size, epoch_seed):
+            pixels = torch.from_numpy(np.ascontiguousarray(split.pixels[index])).permute(0, 3, 1, 2)
+            if self._augment is not None:
+                pixels = torch.stack([self._augment(img) for img in pixels])
+            elif pixels.shape[-1] != self.size:
+                pixels = torch.nn.functional.interpolate(pixels.float(), size=self.size, mode="bilinear").round().byte()
+            yield self._normalise(pixels), torch.from_numpy(split.labels[index])
+
+    def _normalise(self, pixels: torch.Tensor) -> torch.Tensor:
+        m = torch.tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        s = torch.tensor(self.std, dtype=torch.float32).view(1, 3, 1, 1)
+        return (pixels.float() / 255.0 - m) / s
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.model(inputs)
+
+    def logits(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        split = self.splits[name]
+        self.model.eval()
+        chunks = []
+        with torch.inference_mode():
+            for index in _batches(len(split), 64, 0, shuffle=False):
+                chunks.append(self.model(to_input(split.pixels[index], self.mean, self.std)))
+        return torch.cat(chunks), torch.from_numpy(np.asarray(split.labels))

@@ -1,0 +1,49 @@
+"""Preprocessing shared by evaluation and prediction, in numpy/PIL only (no torch needed).
+
+Training, evaluation and both prediction backends resize the same way: shorter side to the model's
+input size, centre square cut out (`ml.dataset.stats.center_square`), then normalised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from .dataset.stats import center_square
+
+
+def to_square_uint8(img: Image.Image, size: int) -> np.ndarray:
+    """The centre square of `img` at `size`×`size` as an HWC uint8 array."""
+    return np.asarray(center_square(img.convert("RGB"), size), dtype=np.uint8)
+
+
+def normalise(batch_hwc: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """uint8 NHWC (or HWC) pixels to float32 NCHW (or CHW) with per-channel mean/std removed."""
+    x = batch_hwc.astype(np.float32) / np.float32(255.0)
+    x = (x - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
+    return np.ascontiguousarray(np.moveaxis(x, -1, -3))
+
+
+def preprocess(img: Image.Image, size: int, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """One decoded picture to the float32 CHW array a model takes."""
+    return normalise(to_square_uint8(img, size), mean, std)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 for stable probabilities."""
+    z = logits.astype(np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def top_k(probs: np.ndarray, classes: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
+    """Per row, the `k` most likely `(class, probability)` pairs, most likely first."""
+    k = max(1, min(k, len(classes)))
+    out = []
+    for row in probs:
+        order = np.argsort(-row, kind="stable")[:k]
+        out.append([(classes[i], float(row[i])) for i in order])
+    return out
