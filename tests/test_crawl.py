@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
 from urllib.parse import urlsplit
 
@@ -104,7 +105,7 @@ def test_resume_after_an_interruption_loses_nothing_and_refetches_nothing(tmp_pa
     files = pictures(folder)
     saved = [r for r in manifest_records(folder) if r["status"] == "saved"]
     assert sorted(r["file"] for r in saved) == sorted(f.name for f in files)  # manifest consistent with the folder
-    assert not list(folder.glob(".part-*"))
+    assert not list(folder.glob(".part-*")), (os.listdir(folder), [r["path"] for r in fake.requests])
     for f in files:
         load_image(f)
     first_paths = {urlsplit(r["url"]).path for r in saved}
@@ -249,3 +250,17 @@ def test_unreachable_site_is_a_clear_error(tmp_path):
         crawl(["猫"], tmp_path, count=3, config=config)
     assert info.value.code == "search_unreachable"
     assert pictures(tmp_path / "猫") == []
+
+
+def test_downloads_still_running_at_the_end_leave_nothing_behind(tmp_path, fake_baidu):
+    # Result 1 answers after 0.6 s, within the timeout but after the two pictures asked for are saved.
+    fake = fake_baidu(bad={1: "slow"}, total=10, slow_seconds=0.6)
+    summary = crawl(["猫"], tmp_path, count=2, config=fast(fake, timeout=(2, 3), workers=4))
+    assert summary.downloaded == 2
+    deadline = time.monotonic() + 5
+    while any(fake.active.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    folder = tmp_path / "猫"
+    assert len(pictures(folder)) == 2
+    assert not list(folder.glob(".part-*")), (os.listdir(folder), [r["path"] for r in fake.requests])

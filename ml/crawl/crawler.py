@@ -97,6 +97,9 @@ class _Crawl:
                 exc.args = (self.summary.message,)
             raise
         finally:
+            # Downloads still running are not waited for; whatever they stage is thrown away.
+            for future in self.inflight:
+                future.add_done_callback(_discard_result)
             pool.shutdown(wait=False, cancel_futures=True)
             self.client.close()
             self.downloader.close()
@@ -257,6 +260,13 @@ def _discard(fetched: Fetched) -> None:
     if fetched.staged is not None:
         fetched.staged.unlink(missing_ok=True)
         fetched.staged = None
+
+
+def _discard_result(future: Future) -> None:
+    if not future.cancelled() and future.exception() is None:
+        fetched, _ = future.result()
+        if fetched is not None:
+            _discard(fetched)
 
 
 def _fetch_first_usable(
