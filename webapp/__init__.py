@@ -14,7 +14,8 @@ from .config import load_config
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py, then environment, then `config`."""
-    app = Flask(__name__, instance_relative_config=True)
+    instance_path = (config or {}).get("INSTANCE_PATH")  # tests and unusual layouts; default: <repo>/instance
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     load_config(app, config)
     i18n.init_app(app)
     register_extensions(app)
