@@ -83,11 +83,14 @@ def test_count_is_met_exactly_and_a_second_run_fetches_nothing(tmp_path, fake_ba
     first = crawl(["猫"], tmp_path, count=30, config=fast(fake))
     assert first.downloaded == 30 and first.total == 30 and first.stopped == ""
     assert len(pictures(tmp_path / "猫")) == 30
-    before = len(fake.requests)
+    def site_requests():
+        return sum(r["path"] in ("/", "/search/acjson") for r in fake.requests)
+
+    before = site_requests()
     second = crawl(["猫"], tmp_path, count=30, config=fast(fake))
     assert second.downloaded == 0 and second.existing == 30
     assert "nothing to do" in second.message
-    assert len(fake.requests) == before  # not even a search
+    assert site_requests() == before  # not even a warm-up or a search
 
 
 def test_resume_after_an_interruption_loses_nothing_and_refetches_nothing(tmp_path, fake_baidu):
@@ -163,8 +166,25 @@ def test_retries_are_bounded(tmp_path, fake_baidu):
     fake = fake_baidu(bad={}, fail_searches=10, retry_after="0")
     with pytest.raises(CrawlError, match="HTTP 503") as info:
         crawl(["猫"], tmp_path, count=3, config=fast(fake, retries=2))
-    assert info.value.code == "search_failed" and not info.value.summary.blocked
+    assert info.value.code == "search_busy" and not info.value.summary.blocked
     assert fake.count("/search/acjson") == 3
+
+
+def test_a_retry_after_longer_than_we_wait_is_not_retried(tmp_path, fake_baidu):
+    fake = fake_baidu(bad={}, fail_searches=10, retry_after="3600")
+    started = time.monotonic()
+    with pytest.raises(CrawlError, match="pause for 3600 seconds") as info:
+        crawl(["猫"], tmp_path, count=3, config=fast(fake, retries=3, backoff_max=5))
+    assert info.value.code == "search_busy" and time.monotonic() - started < 3
+    assert fake.count("/search/acjson") == 1
+
+
+def test_other_4xx_on_the_search_is_not_retried(tmp_path, fake_baidu):
+    fake = fake_baidu(bad={})
+    with pytest.raises(CrawlError, match="failed with HTTP 404") as info:
+        crawl(["猫"], tmp_path, count=3, config=fast(fake, base_url=fake.base_url + "/gone", retries=3))
+    assert info.value.code == "search_failed"
+    assert fake.count("/gone/search/acjson") == 1
 
 
 def test_no_retry_on_4xx_but_retry_on_5xx(tmp_path, fake_baidu):

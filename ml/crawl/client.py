@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
@@ -68,7 +69,10 @@ def request_with_retries(
             continue
         if response.status_code not in RETRY_STATUSES or attempt >= retries:
             return response
-        wait = backoff_delay(config, attempt, retry_after_seconds(response.headers.get("Retry-After")))
+        asked = retry_after_seconds(response.headers.get("Retry-After"))
+        if asked is not None and asked > config.backoff_max:
+            return response  # the server wants a longer pause than we are willing to sit through
+        wait = backoff_delay(config, attempt, asked)
         response.close()
         sleep(wait)
         attempt += 1
@@ -145,7 +149,21 @@ class SearchClient:
                 retries=self.config.retries,
                 params=self.search_params(keyword, offset),
                 headers={"X-Requested-With": "XMLHttpRequest"},
+                allow_redirects=False,
             )
+            # Follow redirects by hand: a captcha redirect must be seen even if its host is unreachable.
+            for _ in range(5):
+                if not response.is_redirect:
+                    break
+                target = urljoin(response.url, response.headers.get("Location", ""))
+                response.close()
+                if is_captcha_url(target):
+                    raise CrawlBlocked(
+                        "Baidu sent us to its captcha page (wappass): too many requests from this address. "
+                        "Wait a while, then crawl more slowly (a larger page delay).",
+                        code="blocked_captcha",
+                    )
+                response = request_with_retries(self.session, target, self.config, retries=0, allow_redirects=False)
         except requests.Timeout:
             raise CrawlError(
                 f"The search for {keyword!r} timed out {self.config.retries + 1} times.", code="search_timeout"
@@ -155,15 +173,14 @@ class SearchClient:
                 f"Cannot reach {self.config.base_url}: {_short(exc)}", code="search_unreachable"
             ) from None
         self.pages_fetched += 1
-        final_urls = [r.headers.get("Location", "") for r in response.history] + [response.url]
-        if any(is_captcha_url(u) for u in final_urls):
-            raise CrawlBlocked(
-                "Baidu sent us to its captcha page (wappass): too many requests from this address. "
-                "Wait a while, then crawl more slowly (a larger page delay).",
-                code="blocked_captcha",
-            )
         if response.status_code == 403:
             raise CrawlBlocked("Baidu refused the search with HTTP 403.", code="blocked_http")
+        if response.status_code in (429, 503) and response.headers.get("Retry-After"):
+            raise CrawlError(
+                f"Baidu asked us to pause for {response.headers['Retry-After']} seconds (HTTP {response.status_code}); "
+                "try again later with a larger page delay.",
+                code="search_busy",
+            )
         if response.status_code != 200:
             raise CrawlError(
                 f"The search for {keyword!r} failed with HTTP {response.status_code}.", code="search_failed"

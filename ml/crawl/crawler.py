@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -63,6 +64,8 @@ class _Crawl:
         self.keyword_index = 0
         self.offset = 0
         self.last_page = float("-inf")
+        #: Set when the run ends, so downloads still running do not go on to fallback URLs.
+        self.abandoned = threading.Event()
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -98,6 +101,7 @@ class _Crawl:
             raise
         finally:
             # Downloads still running are not waited for; whatever they stage is thrown away.
+            self.abandoned.set()
             for future in self.inflight:
                 future.add_done_callback(_discard_result)
             pool.shutdown(wait=False, cancel_futures=True)
@@ -187,13 +191,16 @@ class _Crawl:
                 skipped.append(candidate)
                 continue
             self.host_load[host] += 1
-            self.inflight[pool.submit(_fetch_first_usable, self.downloader, candidate, self.folder)] = candidate
+            future = pool.submit(_fetch_first_usable, self.downloader, candidate, self.folder, self.abandoned)
+            self.inflight[future] = candidate
         self.queue.extendleft(reversed(skipped))
 
     def _finish(self, future: Future) -> None:
         candidate = self.inflight.pop(future)
         self.host_load[_host(candidate.url)] -= 1
         fetched, failures = future.result()
+        if fetched is None and not failures:
+            return  # abandoned before trying anything
         record: dict[str, Any] = {
             "url": fetched.url if fetched else candidate.url,
             "source": candidate.source,
@@ -270,12 +277,14 @@ def _discard_result(future: Future) -> None:
 
 
 def _fetch_first_usable(
-    downloader: Downloader, candidate: Candidate, folder: Path
+    downloader: Downloader, candidate: Candidate, folder: Path, abandoned: threading.Event
 ) -> tuple[Fetched | None, list[tuple[str, Rejected]]]:
     """Try the candidate's URLs in order; return the first usable picture (staged in a temporary file
     of `folder`, so writing to disk runs in parallel too) and the failures before it."""
     failures: list[tuple[str, Rejected]] = []
     for url in candidate.urls:
+        if abandoned.is_set():
+            break
         try:
             fetched = downloader.fetch(url)
             fetched.staged = write_partial(folder, fetched.data)
