@@ -1,0 +1,358 @@
+"""Serving benchmark: upload→answer latency and throughput, all measured in the same run.
+
+Compares, on 127.0.0.1 only, with a bounded number of requests:
+  * raw model forward time in-process (onnxruntime and eager torch, batch of 1), and the whole
+    in-process `Predictor.predict` (decode + preprocess + forward);
+  * the product under gunicorn (`gunicorn.conf.py`, ONNX backend, model loaded once per worker)
+    with 1 and N concurrent clients posting to `POST /api/v1/predict`;
+  * the baseline that does what the original did (bench/serve_baseline.py: Flask dev server,
+    eager torch in the request), and the same with the model loaded in every request.
+
+    .venv/bin/python bench/serve.py [--model MODEL.pt] [--requests 200] [--concurrency 1,8]
+
+Without --model it trains a random-init ResNet-18 at 224 px on a small synthetic dataset (the
+architecture, not the weights, sets the cost). Prints a table; writes bench/results/serve.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+
+
+# ---------------------------------------------------------------- model and input
+
+def synthetic_model(work: Path) -> Path:
+    """A ResNet-18 at 224 px trained one epoch on generated pictures (realistic cost, no download)."""
+    from ml.dataset import split
+    from ml.train import TrainConfig, train
+    from tests.imagegen import make_dataset
+
+    root = make_dataset(work / "dataset", {"猫": 12, "狗": 12, "牛": 12}, coloured=True)
+    split(root, test=0.25)
+    config = TrainConfig(arch="resnet18", pretrained="none", mode="finetune", epochs=1, batch_size=8,
+                         image_size=224, augment=False, name="bench-resnet18")
+    return Path(train(root, work / "models", config).model_path)
+
+
+def ensure_onnx(model: Path) -> Path:
+    """The ONNX export beside `model` (made now if missing)."""
+    from ml.export import export_onnx
+    from ml.predict import onnx_paths
+
+    onnx, _sidecar = onnx_paths(model)
+    if not onnx.is_file():
+        export_onnx(model)
+    return onnx
+
+
+def photo(size: tuple[int, int]) -> bytes:
+    """A JPEG like a phone upload, scaled down (shapes on a gradient)."""
+    from tests.imagegen import encode, shapes
+
+    return encode(shapes(11, size=size), quality=90)
+
+
+# ---------------------------------------------------------------- measuring
+
+def summarise(latencies_ms: list[float], elapsed_s: float | None = None, errors: int = 0) -> dict:
+    """p50/p95/mean in ms (and requests per second when `elapsed_s` is given)."""
+    ordered = sorted(latencies_ms)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+    out = {"n": len(ordered), "p50_ms": round(pct(50), 2), "p95_ms": round(pct(95), 2),
+           "mean_ms": round(statistics.fmean(ordered), 2), "errors": errors}
+    if elapsed_s:
+        out["throughput_rps"] = round(len(ordered) / elapsed_s, 2)
+    return out
+
+
+def time_calls(fn, repeat: int, warmup: int = 3) -> dict:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return summarise(samples)
+
+
+def raw_timings(model: Path, data: bytes, repeat: int) -> dict:
+    """Forward pass alone (onnxruntime, eager torch) and in-process predict, batch of one."""
+    from ml.predict import Predictor
+
+    onnx = Predictor.load(model, backend="onnx")
+    torch_predictor = Predictor.load(model, backend="torch")
+    batch = onnx.preprocess([data])
+    return {
+        "forward_onnx": time_calls(lambda: onnx._runner(batch), repeat),
+        "forward_torch_eager": time_calls(lambda: torch_predictor._runner(batch), repeat),
+        "predict_in_process_onnx": time_calls(lambda: onnx.predict(data), repeat),
+    }
+
+
+def load_test(url: str, data: bytes, requests_n: int, concurrency: int) -> dict:
+    """`requests_n` uploads from `concurrency` client threads; latency of each, overall throughput."""
+    import requests
+
+    local = threading.local()
+
+    def one(_i: int) -> tuple[float, float | None]:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        started = time.perf_counter()
+        try:
+            response = session.post(url, files={"file": ("photo.jpg", data, "image/jpeg")}, timeout=120)
+            body = response.json() if response.status_code == 200 else {}
+            inner = float(body["latency_ms"]) if "predictions" in body else None
+        except (requests.RequestException, ValueError, KeyError):
+            inner = None
+        return (time.perf_counter() - started) * 1000, inner
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        results = list(pool.map(one, range(requests_n)))
+    elapsed = time.perf_counter() - started
+    good = [ms for ms, inner in results if inner is not None]
+    if not good:
+        raise SystemExit(f"every request to {url} failed")
+    inner_ms = [inner for _ms, inner in results if inner is not None]
+    return summarise(good, elapsed, errors=len(results) - len(good)) | {
+        "concurrency": concurrency, "server_predict_mean_ms": round(statistics.fmean(inner_ms), 2), "samples": good}
+
+
+# ---------------------------------------------------------------- servers
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A server subprocess in its own process group, stopped whole on exit."""
+
+    def __init__(self, name: str, cmd: list[str], port: int, env: dict | None = None, log: Path | None = None):
+        self.name, self.port = name, port
+        self.log = open(log or os.devnull, "wb")  # noqa: SIM115 - closed in __exit__
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def __enter__(self) -> Server:
+        import requests
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{self.name} exited with {self.proc.returncode} (log: {self.log.name})")
+            try:
+                if requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.3)
+        raise SystemExit(f"{self.name} did not answer within 120 s")
+
+    def __exit__(self, *exc) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if self.proc.poll() is not None:
+                break
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                continue
+        self.log.close()
+
+
+def product_env(work: Path, database_url: str | None, schema: str | None) -> dict:
+    """Environment for gunicorn: a database of its own, rate limits off, no default model."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1",
+               ANIMALS_SQLALCHEMY_DATABASE_URI=database_url or f"sqlite:///{work / 'bench.sqlite3'}",
+               ANIMALS_DATA_DIR=str(work / "datasets"), ANIMALS_MODEL_DIR=str(work / "models"),
+               ANIMALS_DEFAULT_MODEL=str(work / "no-default.pt"), ANIMALS_RATELIMIT_ENABLED="false",
+               ANIMALS_PREDICT_BACKEND="auto")
+    if schema:
+        options = {"pool_pre_ping": True, "connect_args": {"options": f"-csearch_path={schema}"}}
+        env["ANIMALS_SQLALCHEMY_ENGINE_OPTIONS"] = json.dumps(options)
+    env.pop("DATABASE_URL", None)
+    return env
+
+
+class PostgresSchema:
+    """A throw-away schema in the PostgreSQL database at `url`, dropped afterwards."""
+
+    def __init__(self, url: str):
+        import re
+        import uuid
+
+        self.url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
+        self.plain = self.url.replace("+psycopg", "")
+        self.name = f"bench_{uuid.uuid4().hex[:10]}"
+
+    def __enter__(self) -> PostgresSchema:
+        import psycopg
+
+        with psycopg.connect(self.plain, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE SCHEMA "{self.name}"')
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import psycopg
+
+        with psycopg.connect(self.plain, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP SCHEMA "{self.name}" CASCADE')
+
+
+def prepare_database(env: dict, model: Path) -> None:
+    """Apply the migrations and register + activate `model`, as `make run` and the admin would."""
+    script = (
+        "from flask_migrate import upgrade\n"
+        "from webapp import create_app\n"
+        "from webapp.registry import register_model\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    upgrade()\n"
+        f"    register_model({str(model)!r}, name='bench', activate=True)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def warm(url: str, data: bytes, n: int) -> None:
+    load_test(url, data, n, min(n, 4))
+
+
+# ---------------------------------------------------------------- main
+
+def server_commands(args, model: Path, env: dict) -> list[tuple[str, list[str], int, dict, str, int]]:
+    """(label, command, port, environment, predict path, requests per test) for each server."""
+    port = free_port()
+    gunicorn = [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "--workers", str(args.workers),
+                "--threads", str(args.threads), "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
+                "wsgi:app"]
+    out = [("gunicorn (product, ONNX)", gunicorn, port, env, "/api/v1/predict", args.requests)]
+    baseline = [sys.executable, str(ROOT / "bench" / "serve_baseline.py"), "--model", str(model)]
+    p = free_port()
+    out.append(("baseline: dev server, torch in request", baseline + ["--port", str(p)], p, dict(os.environ),
+                "/predict", args.requests))
+    if not args.skip_per_request:
+        p = free_port()
+        out.append(("baseline: + model loaded per request", baseline + ["--port", str(p), "--load-per-request"], p,
+                    dict(os.environ), "/predict", max(5, args.requests // 10)))
+    return out
+
+
+def merge(rounds: list[dict]) -> dict:
+    """One row from several rounds: latencies pooled, throughput = median of the rounds'."""
+    samples = [ms for r in rounds for ms in r["samples"]]
+    merged = summarise(samples, errors=sum(r["errors"] for r in rounds))
+    merged["throughput_rps"] = round(statistics.median(r["throughput_rps"] for r in rounds), 2)
+    merged["server_predict_mean_ms"] = round(statistics.fmean(r["server_predict_mean_ms"] for r in rounds), 2)
+    return merged | {"concurrency": rounds[0]["concurrency"], "server": rounds[0]["server"], "rounds": len(rounds)}
+
+
+def run(args, work: Path, database_url: str | None = None, schema: str | None = None) -> dict:
+    """Measure everything; servers run side by side and are tested in alternating rounds (fair on a busy machine)."""
+    model = args.model or synthetic_model(work)
+    ensure_onnx(model)
+    data = photo(tuple(args.image_size))
+    results: dict = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "load_average_before": os.getloadavg()},
+        "model": str(model), "upload_bytes": len(data), "image_size": args.image_size, "rounds": args.rounds,
+        "requests": args.requests, "workers": args.workers, "threads": args.threads,
+        "database": "postgresql" if schema else "sqlite",
+        "raw": raw_timings(model, data, args.raw_repeat), "servers": [],
+    }
+    print(f"model {model.name}, upload {len(data)} bytes; raw timings done", flush=True)
+    env = product_env(work, database_url, schema)
+    prepare_database(env, model)
+    specs = server_commands(args, model, env)
+    servers: list[Server] = []
+    try:
+        for label, cmd, port, run_env, _path, _n in specs:
+            servers.append(Server(label, cmd, port, run_env, work / f"server-{port}.log"))
+        for server in servers:
+            server.__enter__()
+        for _label, _cmd, port, _env, path, _n in specs:
+            warm(f"http://127.0.0.1:{port}{path}", data, 2 * args.workers)
+        collected: dict[tuple[str, int], list[dict]] = {}
+        for round_no in range(1, args.rounds + 1):
+            for label, _cmd, port, _env, path, n in specs:
+                for concurrency in args.concurrency:
+                    outcome = load_test(f"http://127.0.0.1:{port}{path}", data, n, concurrency) | {"server": label}
+                    collected.setdefault((label, concurrency), []).append(outcome)
+                    print(f"  round {round_no} {label:40s} c={concurrency:<3d} p50 {outcome['p50_ms']:8.1f} ms  "
+                          f"p95 {outcome['p95_ms']:8.1f} ms  {outcome['throughput_rps']:7.1f} req/s", flush=True)
+        results["servers"] = [merge(rounds) for rounds in collected.values()]
+    finally:
+        for server in servers:
+            server.__exit__(None, None, None)
+    results["machine"]["load_average_after"] = os.getloadavg()
+    return results
+
+
+def table(results: dict) -> str:
+    """The results as a Markdown table."""
+    lines = ["| what | clients | p50 ms | p95 ms | req/s | predict in server, mean ms | n | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in results["raw"].items():
+        lines.append(f"| in-process {name} | 1 | {r['p50_ms']} | {r['p95_ms']} | {round(1000 / r['mean_ms'], 1)} "
+                     f"| | {r['n']} | 0 |")
+    for r in results["servers"]:
+        lines.append(f"| {r['server']} | {r['concurrency']} | {r['p50_ms']} | {r['p95_ms']} | {r['throughput_rps']} "
+                     f"| {r['server_predict_mean_ms']} | {r['n']} | {r['errors']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serving benchmark (see the module docstring).")
+    parser.add_argument("--model", type=Path, help="model file (.pt); default: a synthetic ResNet-18 at 224 px")
+    parser.add_argument("--requests", type=int, default=200, help="uploads per server and concurrency level")
+    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8])
+    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--image-size", type=int, nargs=2, default=[640, 480], metavar=("W", "H"))
+    parser.add_argument("--raw-repeat", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds over the servers")
+    parser.add_argument("--skip-per-request", action="store_true", help="leave out the slowest baseline")
+    parser.add_argument("--database-url", help="PostgreSQL URL for the product (a throw-away schema); default SQLite")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "serve.json")
+    args = parser.parse_args()
+    if args.requests < 1 or args.rounds < 1 or min(args.concurrency) < 1 or max(args.concurrency) > 64:
+        parser.error("--requests and --rounds must be >= 1 and --concurrency between 1 and 64")
+    work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    if args.database_url:
+        with PostgresSchema(args.database_url) as schema:
+            results = run(args, work, schema.url, schema.name)
+    else:
+        results = run(args, work)
+    for row in results["servers"]:
+        row.pop("samples", None)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    print()
+    print(table(results))
+    print(f"\nwritten: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
