@@ -47,6 +47,7 @@ KINDS = {
     "gimg": "objURL is a gimg2.baidu.com/image_search/src=... wrapper around a valid picture",
     "same_url": "the same objURL as result 0",
     "oversize": "image/jpeg bytes streamed without a length, past the default 20 MB cap",
+    "trickle": "a JPEG sent a few bytes at a time, each within the read timeout, for `slow_seconds`",
 }
 #: One of each kind on the first page, so a 60-picture crawl meets all of them.
 DEFAULT_BAD = {i + 1: kind for i, kind in enumerate(KINDS)}
@@ -366,6 +367,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, fake.good_picture(key, index, "jpg"), "image/jpeg")
         if kind == "oversize":
             return self._stream_oversize()
+        if kind == "trickle":
+            return self._trickle(fake.good_picture(key, index, "jpg"))
         self._send(500, b"unknown kind", "text/plain")
 
     def _stream_oversize(self) -> None:
@@ -378,6 +381,19 @@ class _Handler(BaseHTTPRequestHandler):
         for _ in range(self.fake.options.oversize_bytes // len(chunk) + 1):
             self.wfile.write(chunk)
             chunk = bytes(256 * 1024)
+
+    def _trickle(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        pieces = 20
+        step = len(data) // pieces + 1
+        for start in range(0, len(data), step):
+            self.wfile.write(data[start : start + step])
+            self.wfile.flush()
+            if self.fake._stopping.wait(self.fake.options.slow_seconds / pieces):
+                return
 
     def _send(self, status: int, body: bytes, ctype: str, *, cookie: str | None = None, extra: dict | None = None) -> None:
         self.send_response(status)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import time
 from urllib.parse import urlsplit
 
@@ -31,6 +30,7 @@ EXPECTED_REJECTIONS = {
     "http_500": 1,
     "timeout": 1,  # slow
     "too_large": 1,  # oversize
+    "too_slow": 1,  # trickle
 }
 
 
@@ -45,14 +45,22 @@ def pictures(folder):
     return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
+def no_partial_files_soon(folder, seconds: float = 2.0) -> bool:
+    """A download thread still finishing when the run returned removes its temporary file itself."""
+    deadline = time.monotonic() + seconds
+    while list(folder.glob(".part-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not list(folder.glob(".part-*"))
+
+
 def manifest_records(folder):
     return [json.loads(line) for line in (folder / MANIFEST_NAME).read_text(encoding="utf-8").splitlines()]
 
 
 def test_every_bad_kind_is_rejected_and_counted_and_saved_pictures_are_distinct(tmp_path, fake_baidu):
-    # 40 results: all 16 special kinds plus 24 plain pictures, fewer than asked, so every result is handled.
+    # 40 results: every special kind plus plain pictures, fewer than asked, so every result is handled.
     fake = fake_baidu(total=40, oversize_bytes=3 * 1024 * 1024)
-    summary = crawl(["猫"], tmp_path, count=60, config=fast(fake, max_bytes=2 * 1024 * 1024))
+    summary = crawl(["猫"], tmp_path, count=60, config=fast(fake, max_bytes=2 * 1024 * 1024, download_deadline=0.8))
 
     assert summary.rejected == EXPECTED_REJECTIONS
     assert summary.duplicates == 3  # same bytes, near duplicate, same URL
@@ -108,7 +116,7 @@ def test_resume_after_an_interruption_loses_nothing_and_refetches_nothing(tmp_pa
     files = pictures(folder)
     saved = [r for r in manifest_records(folder) if r["status"] == "saved"]
     assert sorted(r["file"] for r in saved) == sorted(f.name for f in files)  # manifest consistent with the folder
-    assert not list(folder.glob(".part-*")), (os.listdir(folder), [r["path"] for r in fake.requests])
+    assert no_partial_files_soon(folder)
     for f in files:
         load_image(f)
     first_paths = {urlsplit(r["url"]).path for r in saved}
@@ -283,4 +291,4 @@ def test_downloads_still_running_at_the_end_leave_nothing_behind(tmp_path, fake_
     time.sleep(0.3)
     folder = tmp_path / "猫"
     assert len(pictures(folder)) == 2
-    assert not list(folder.glob(".part-*")), (os.listdir(folder), [r["path"] for r in fake.requests])
+    assert not list(folder.glob(".part-*"))

@@ -35,6 +35,8 @@ class CrawlConfig:
     page_delay: float = 1.0
     #: Largest picture file accepted, in bytes.
     max_bytes: int = 20 * 1024 * 1024
+    #: Longest time one picture may take to arrive, however steadily its bytes trickle in.
+    download_deadline: float = 120.0
     #: Extra attempts after a connection error, a timeout, 429 or 5xx on a result page.
     retries: int = 3
     #: Extra attempts for one picture URL (a dead picture is usually dead for good).
@@ -68,6 +70,8 @@ class CrawlConfig:
         for name in ("workers", "per_host", "page_size", "max_bytes", "max_pixels"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be at least 1")
+        if self.download_deadline <= 0:
+            problems.append("download_deadline must be positive")
         for name in ("retries", "image_retries", "page_delay", "backoff", "backoff_max", "min_size"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")

@@ -23,7 +23,9 @@ from .parse import Candidate
 from .summary import CrawlSummary
 
 #: Reasons that may pass with time (network, overloaded server): a later run tries those URLs again.
-TRANSIENT_REASONS = frozenset({"timeout", "connection_error", "http_429", "http_500", "http_502", "http_503", "http_504"})
+TRANSIENT_REASONS = frozenset(
+    {"timeout", "connection_error", "http_429", "http_500", "http_502", "http_503", "http_504"}
+)
 _POLL = 0.2
 
 
@@ -287,6 +289,8 @@ def _fetch_first_usable(
             break
         try:
             fetched = downloader.fetch(url)
+            if abandoned.is_set():
+                break  # the run is over; do not leave a file behind
             fetched.staged = write_partial(folder, fetched.data)
             fetched.data = b""  # the bytes now live in the staged file
             return fetched, failures

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,8 +136,12 @@ class Downloader:
                 raise Rejected("too_large", f"{url} is {int(length):,} bytes, over the cap of {cap:,}.")
             chunks: list[bytes] = []
             size = 0
+            # The read timeout bounds each wait for bytes; this bounds a server that trickles them.
+            deadline = time.monotonic() + self.config.download_deadline
             try:
                 for chunk in response.iter_content(64 * 1024):
+                    if time.monotonic() > deadline:
+                        raise Rejected("too_slow", f"{url} took over {self.config.download_deadline:g} s to send; gave up.")
                     if not chunks and sniff_extension(chunk[:16]) is None and len(chunk) >= 16:
                         raise Rejected("not_image", f"{url} does not start like any picture format.")
                     chunks.append(chunk)
