@@ -18,16 +18,14 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from PIL import Image
 
-from ml.crawl.parse import encode_objurl
 from tests import imagegen
+from tests.crawl_support import acjson_body, fixed_bytes, picture_bytes
 
 #: What a result index can serve; anything not listed in `bad` is a valid JPEG/PNG/WebP.
 KINDS = {
@@ -93,7 +91,7 @@ class FakeBaidu:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         for kind in ("tiny", "bomb", "truncated", "html"):
-            _fixed(kind)  # build slow payloads (the bomb) before any client's timeout starts
+            fixed_bytes(kind)  # build slow payloads (the bomb) before any client's timeout starts
         handler = type("Handler", (_Handler,), {"fake": self})
         self.servers = [ThreadingHTTPServer(("127.0.0.1", 0), handler)]
         for n in range(options.image_hosts):
@@ -148,91 +146,11 @@ class FakeBaidu:
         with self._lock:
             return sum(1 for r in self.requests if path_part in r["path"])
 
-    def result_item(self, word: str, index: int) -> dict:
-        url = self.picture_url(word, index)
-        if self.kind(index) == "gimg":
-            url = (
-                "https://gimg2.baidu.com/image_search/src=" + quote(url, safe="")
-                + "&refer=http%3A%2F%2Fwww.example.com&app=2002&size=f9999,10000&q=a80&n=0&g=0n&fmt=auto"
-                + f"?sec={1700000000 + index}&t=5c2b1d"
-            )
-        page = f"http://www.example.com/cats/{index}.html"
-        thumb = self.thumb_url(word, index)
-        return {
-            "adType": "0",
-            "hasAspData": "0",
-            "thumbURL": thumb,
-            "middleURL": thumb,
-            "largeTnImageUrl": "",
-            "hasLarge": 0,
-            "hoverURL": thumb,
-            "pageNum": index,
-            "objURL": encode_objurl(url),
-            "fromURL": encode_objurl(page),
-            "fromURLHost": "http://www.example.com",
-            "currentIndex": "",
-            "width": 96,
-            "height": 72,
-            "type": "jpg",
-            "is_gif": 0,
-            "isCopyright": 0,
-            "bdSrcType": "0",
-            "di": str(7000000000 + index),
-            "is": "0,0",
-            "fromPageTitle": f"<strong>{word}</strong>@@Q@@s picture@@C@@ {index}",
-            "fromPageTitleEnc": f"{word}@@Q@@s picture {index}",
-            "bdSourceName": "",
-            "bdFromPageTitlePrefix": "",
-            "token": "",
-            "imgType": "",
-            "cs": f"{index},{index * 7}",
-            "os": f"{index * 3},{index * 5}",
-            "simid": f"{index},{index}",
-            "personalized": "0",
-            "replaceUrl": [{"ObjURL": self.picture_url(word, index), "FromURL": page}],
-        }
-
     def search_body(self, word: str, pn: int, rn: int) -> bytes:
-        total = self.options.total
-        indices = range(pn, min(pn + rn, total))
-        if self.options.variant == "new":
-            doc = {"errno": 0, "errmsg": "", "data": {"images": [{"thumburl": self.thumb_url(word, i)} for i in indices]}}
-            return json.dumps(doc, ensure_ascii=False).encode("utf-8")
-        doc = {
-            "queryEnc": quote(word),
-            "queryExt": word,
-            "listNum": total,
-            "displayNum": total,
-            "gsm": format(pn + rn, "x"),
-            "bdFmtDispNum": f"约{total}",
-            "bdSearchTime": "",
-            "isNeedAsyncRequest": 0,
-            "bdIsClustered": "1",
-            "data": [self.result_item(word, i) for i in indices] + [{}],
-        }
-        text = json.dumps(doc, ensure_ascii=False)
-        # Baidu's own quirks: an invalid \' escape and raw control characters inside strings.
-        return text.replace("@@Q@@", "\\'").replace("@@C@@", "\x01\t").encode("utf-8")
+        return acjson_body(self, word, pn, rn)
 
     def good_picture(self, word_key: str, index: int, ext: str) -> bytes:
-        return _picture(zlib.crc32(bytes.fromhex(word_key)) % 100_000 * 1000 + index, ext)
-
-
-@lru_cache(maxsize=4096)
-def _picture(seed: int, ext: str) -> bytes:
-    fmt = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[ext]
-    return imagegen.encode(imagegen.shapes(seed, (96, 72)), fmt, **({"quality": 90} if fmt == "JPEG" else {}))
-
-
-@lru_cache(maxsize=8)
-def _fixed(kind: str) -> bytes:
-    if kind == "tiny":
-        return imagegen.encode(Image.new("RGB", (1, 1), (200, 100, 50)), "PNG")
-    if kind == "bomb":
-        return imagegen.bomb_png(10_000)
-    if kind == "truncated":
-        return imagegen.truncated_jpeg(7)
-    return imagegen.html_page()
+        return picture_bytes(zlib.crc32(bytes.fromhex(word_key)) % 100_000 * 1000 + index, ext)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -353,11 +271,11 @@ class _Handler(BaseHTTPRequestHandler):
         if kind in ("403", "404", "500"):
             return self._send(int(kind), f"<html>{kind}</html>".encode(), "text/html")
         if kind == "html":
-            return self._send(200, _fixed("html"), "text/html; charset=utf-8")
+            return self._send(200, fixed_bytes("html"), "text/html; charset=utf-8")
         if kind == "html_as_jpeg":
-            return self._send(200, _fixed("html"), "image/jpeg")
+            return self._send(200, fixed_bytes("html"), "image/jpeg")
         if kind in ("truncated", "tiny", "bomb"):
-            return self._send(200, _fixed(kind), "image/png" if kind != "truncated" else "image/jpeg")
+            return self._send(200, fixed_bytes(kind), "image/png" if kind != "truncated" else "image/jpeg")
         if kind in ("same_bytes", "near_dup"):
             first = fake.good_picture(key, 0, "jpg")
             return self._send(200, first if kind == "same_bytes" else imagegen.near_duplicate(first), "image/jpeg")
