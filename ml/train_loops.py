@@ -27,7 +27,12 @@ def to_input(pixels: np.ndarray, mean: Sequence[float], std: Sequence[float]) ->
 
 def _batches(n: int, batch_size: int, epoch_seed: int, shuffle: bool = True) -> list[np.ndarray]:
     order = np.random.default_rng(epoch_seed).permutation(n) if shuffle else np.arange(n)
-    return [np.sort(order[i : i + batch_size]) for i in range(0, n, batch_size)]
+    chunks = [np.sort(order[i : i + batch_size]) for i in range(0, n, batch_size)]
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        # BatchNorm cannot train on a batch of one: the odd picture joins the previous batch.
+        chunks[-2] = np.sort(np.concatenate(chunks[-2:]))
+        chunks.pop()
+    return chunks
 
 
 class LinearProbe:
@@ -74,7 +79,7 @@ class LinearProbe:
                 self.features[name], self.labels[name] = feats, labels
 
     def steps_per_epoch(self) -> int:
-        return -(-len(self.labels["train"]) // self.batch_size)
+        return len(_batches(len(self.labels["train"]), self.batch_size, 0))
 
     def begin_epoch(self, epoch: int) -> None:
         self.trainable.train()
@@ -124,7 +129,7 @@ class FineTune:
         self.splits = splits
 
     def steps_per_epoch(self) -> int:
-        return -(-len(self.splits["train"]) // self.batch_size)
+        return len(_batches(len(self.splits["train"]), self.batch_size, 0))
 
     def begin_epoch(self, epoch: int) -> None:
         """Train mode; during warm-up the backbone stays frozen (weights and BatchNorm statistics)."""
