@@ -43,6 +43,27 @@ def test_page_in_english_by_switch(client):
     assert 'href="/?lang=zh"' in html
 
 
+def test_missing_model_is_announced_before_any_upload(app, client, tmp_path):
+    html = client.get("/", headers={"Accept-Language": "en"}).text
+    assert 'id="no-model"' in html and "No model has been trained yet." in html
+    # A default model file on disk counts: the first upload registers it.
+    default = tmp_path / "default.pt"
+    default.write_bytes(b"placeholder")
+    app.config["DEFAULT_MODEL"] = str(default)
+    assert 'id="no-model"' not in client.get("/").text
+
+
+def test_active_model_hides_the_notice(app, client):
+    from webapp.registry import register_model
+
+    model = Path(app.config["MODEL_DIR"]) / "m.pt"
+    model.parent.mkdir(parents=True, exist_ok=True)
+    model.write_bytes(b"placeholder")
+    with app.app_context():
+        register_model(model, name="m", activate=True)
+    assert 'id="no-model"' not in client.get("/").text
+
+
 def test_nav_links_every_area_and_marks_the_current_one(client):
     html = client.get("/datasets/", headers={"Accept-Language": "en"}).text
     assert re.search(r'<a href="/datasets/" data-nav="datasets" aria-current="page">Datasets</a>', html)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import current_app, render_template
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..i18n import messages_for
 from . import bp
@@ -47,6 +50,19 @@ def human_size(n_bytes: int) -> str:
     return f"{n_bytes} B"
 
 
+def model_available() -> bool:
+    """Whether an upload can be answered: an active model, or a default model file to start from."""
+    from ..registry import active_model
+
+    try:
+        if active_model() is not None:
+            return True
+    except SQLAlchemyError:
+        return True  # the database is down: the API answers with the precise reason
+    default = current_app.config.get("DEFAULT_MODEL")
+    return bool(default) and Path(default).is_file()
+
+
 @bp.get("/")
 def index():
     """The upload page: pick, drop, paste or photograph a picture; see the top-3 guesses."""
@@ -57,4 +73,5 @@ def index():
         limit_bytes=limit,
         limit_text=human_size(limit),
         script_messages=messages_for(SCRIPT_MESSAGES),
+        model_ready=model_available(),
     )
