@@ -244,6 +244,14 @@ def test_progress_reports_count_up_to_the_target(tmp_path, fake_baidu):
     assert {"found", "rejected", "duplicates", "downloaded"} <= set(seen[-1].info)
 
 
+def test_per_host_cap_also_holds_for_fallback_urls(tmp_path, fake_baidu):
+    # Every original is dead, so every picture comes from the thumbnails, all on one host.
+    fake = fake_baidu(bad={i: "dead_obj" for i in range(30)}, total=30, latency=0.05)
+    summary = crawl(["猫"], tmp_path, count=20, config=fast(fake, workers=8, per_host=3))
+    assert summary.fallbacks == 20
+    assert fake.peak[fake.base_url.split("//")[1].split(":")[0]] == 3
+
+
 def test_per_host_cap_holds_and_page_delay_is_kept(tmp_path, fake_baidu):
     fake = fake_baidu(bad={}, total=60, image_hosts=1, latency=0.05)
     crawl(["猫"], tmp_path, count=40, config=fast(fake, workers=8, per_host=2, page_delay=0.3))

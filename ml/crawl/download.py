@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import imagehash
 import requests
@@ -74,6 +75,7 @@ class Downloader:
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
+        self._host_slots: dict[str, threading.BoundedSemaphore] = {}
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -92,9 +94,19 @@ class Downloader:
                 session.close()
             self._sessions.clear()
 
+    def _slot(self, url: str) -> threading.BoundedSemaphore:
+        """The semaphore that keeps downloads from one host at `per_host` at once."""
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            if host not in self._host_slots:
+                self._host_slots[host] = threading.BoundedSemaphore(self.config.per_host)
+            return self._host_slots[host]
+
     def fetch(self, url: str) -> Fetched:
         """Download and check one URL; raise Rejected with a reason code when it is not a usable picture."""
-        data = self._download(url)
+        # The crawler schedules first URLs host by host; this also caps fallbacks (Baidu's thumbnails).
+        with self._slot(url):
+            data = self._download(url)
         ext = sniff_extension(data[:16])
         if ext is None:
             raise Rejected("not_image", f"{url} does not start like any picture format.")
