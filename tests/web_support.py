@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -32,9 +33,8 @@ def worker_env(app, **extra: str) -> dict[str, str]:
                ANIMALS_CRAWL_BASE_URL=c["CRAWL_BASE_URL"])
     options = c["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("options")
     if options:  # a PostgreSQL test schema
-        import json
-
         env["ANIMALS_SQLALCHEMY_ENGINE_OPTIONS"] = json.dumps({"connect_args": {"options": options}})
+    env["ANIMALS_CRAWL_OPTIONS"] = json.dumps(c["CRAWL_OPTIONS"])
     env.pop("DATABASE_URL", None)
     env.update(extra)
     return env
