@@ -46,6 +46,7 @@ KINDS = {
     "same_url": "the same objURL as result 0",
     "oversize": "image/jpeg bytes streamed without a length, past the default 20 MB cap",
     "trickle": "a JPEG sent a few bytes at a time, each within the read timeout, for `slow_seconds`",
+    "reset": "the connection closed without an answer",
 }
 #: One of each kind on the first page, so a 60-picture crawl meets all of them.
 DEFAULT_BAD = {i + 1: kind for i, kind in enumerate(KINDS)}
@@ -285,6 +286,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, fake.good_picture(key, index, "jpg"), "image/jpeg")
         if kind == "oversize":
             return self._stream_oversize()
+        if kind == "reset":
+            self.close_connection = True
+            return None
         if kind == "trickle":
             return self._trickle(fake.good_picture(key, index, "jpg"))
         self._send(500, b"unknown kind", "text/plain")

@@ -31,6 +31,7 @@ EXPECTED_REJECTIONS = {
     "timeout": 1,  # slow
     "too_large": 1,  # oversize
     "too_slow": 1,  # trickle
+    "connection_error": 1,  # reset
 }
 
 

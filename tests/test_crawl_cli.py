@@ -18,7 +18,7 @@ from tests import fakebaidu
 fake_baidu = fakebaidu.fake_baidu  # the fixture
 REPO = Path(__file__).resolve().parent.parent
 ALL_REASONS = ("not_image_type", "not_image", "truncated", "too_small", "too_many_pixels",
-               "http_403", "http_404", "http_500", "timeout", "too_large")
+               "http_403", "http_404", "http_500", "timeout", "too_large", "connection_error")
 
 
 def pictures(folder: Path) -> list[Path]:
