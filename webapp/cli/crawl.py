@@ -18,10 +18,11 @@ def _stdin_is_terminal() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
 
 
-def _ask() -> tuple[list[str], int]:
-    """Ask like the original spider.py did: a keyword, then how many pictures."""
+def _ask(count: int | None) -> tuple[list[str], int]:
+    """Ask like the original spider.py did: a keyword, then how many pictures (unless given)."""
     text = click.prompt("关键词 / keyword (several: 猫, cat, 家猫)", type=str)
-    count = click.prompt("图片数量 / how many pictures", type=click.IntRange(min=1), default=60)
+    if count is None:
+        count = click.prompt("图片数量 / how many pictures", type=click.IntRange(min=1), default=60)
     return [w for w in (p.strip() for p in _SPLIT.split(text)) if w], count
 
 
@@ -46,8 +47,7 @@ def crawl_command(keywords, count, dataset, class_name, base_url, workers, per_h
     if not words:
         if not _stdin_is_terminal():
             raise click.UsageError("Give at least one keyword, e.g. `flask crawl 猫 --count 60`.")
-        words, asked = _ask()
-        count = count or asked
+        words, count = _ask(count)
     count = count or 60
     root = dataset if dataset is not None else Path(current_app.config["DATA_DIR"]) / "crawled"
     settings = {"workers": workers, "per_host": per_host, "page_delay": page_delay, "retries": retries, "image_retries": image_retries}
