@@ -13,6 +13,7 @@ Tests skip, saying why, when Chromium or Playwright is missing on a developer ma
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import threading
@@ -51,20 +52,43 @@ def _missing(reason: str):
     pytest.skip(f"{reason}: install it with `apt-get install -y chromium` and `pip install -r requirements-dev.txt`")
 
 
+_shared: dict = {}
+
+
+def _close_shared() -> None:
+    browser = _shared.pop("browser", None)
+    playwright = _shared.pop("playwright", None)
+    if browser is not None:
+        browser.close()
+    if playwright is not None:
+        playwright.stop()
+
+
+def shared_browser():
+    """One headless Chromium per test process, whichever module asks first (closed at exit).
+
+    Each test module imports the fixtures below, which makes them per-module fixtures for
+    pytest; a second Playwright started while the first runs would fail, so they share this one.
+    """
+    if "browser" not in _shared:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            _missing("the Playwright Python package is not installed")
+        path = chromium_path()
+        if path is None:
+            _missing("Chromium is not installed (/usr/bin/chromium missing)")
+        playwright = sync_playwright().start()
+        _shared["playwright"] = playwright
+        atexit.register(_close_shared)
+        _shared["browser"] = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+    return _shared["browser"]
+
+
 @pytest.fixture(scope="session")
 def browser():
-    """One headless Chromium for the whole test session."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the Playwright Python package is not installed")
-    path = chromium_path()
-    if path is None:
-        _missing("Chromium is not installed (/usr/bin/chromium missing)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    """The shared headless Chromium."""
+    return shared_browser()
 
 
 class LiveServer:
