@@ -9,9 +9,10 @@ def init_app(app: Flask) -> None:
     """Attach every command group to `app.cli`."""
     from .crawl import crawl_command
     from .dataset import dataset_cli
+    from .model import model_commands
     from .web import create_admin, reconcile_jobs, register_model_cmd, worker
 
     app.cli.add_command(dataset_cli)
     app.cli.add_command(crawl_command)
-    for command in (create_admin, worker, reconcile_jobs, register_model_cmd):
+    for command in (create_admin, worker, reconcile_jobs, register_model_cmd, *model_commands):
         app.cli.add_command(command)
