@@ -9,13 +9,12 @@ from typing import Any
 from flask import Flask
 
 from . import i18n
-from .config import load_config
+from .config import instance_path, load_config
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py, then environment, then `config`."""
-    instance_path = (config or {}).get("INSTANCE_PATH")  # tests and unusual layouts; default: <repo>/instance
-    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path(config))
     load_config(app, config)
     i18n.init_app(app)
     register_extensions(app)

@@ -62,6 +62,11 @@ class Defaults:
     CRAWL_OPTIONS: dict = {}
 
 
+def instance_path(overrides: Mapping[str, Any] | None = None) -> str | None:
+    """Where instance/ lives: `INSTANCE_PATH` in the overrides, else ANIMALS_INSTANCE_PATH, else None (<repo>/instance)."""
+    return (overrides or {}).get("INSTANCE_PATH") or os.environ.get(f"{ENV_PREFIX}_INSTANCE_PATH") or None
+
+
 def _resolve(app: Flask, key: str) -> None:
     value = Path(app.config[key])
     if not value.is_absolute():
