@@ -135,3 +135,12 @@ def test_missing_model_file_is_a_clear_error(app, client, tiny_model, tmp_path):
 
     response = client.post("/api/v1/predict", data={"file": (io.BytesIO(encode(shapes(2))), "a.jpg")})
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "model_missing"
+
+
+def test_secret_key_is_generated_once_per_instance(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("ANIMALS_SECRET_KEY", raising=False)
+    first = create_app({"INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"]
+    second = create_app({"INSTANCE_PATH": str(tmp_path)}).config["SECRET_KEY"]
+    assert first == second and len(first) == 64 and first != "dev-only-change-me"
+    assert (tmp_path / "secret_key").read_text() == first

@@ -23,7 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class Defaults:
     """Embedded defaults: everything runs from instance/ with nothing else installed."""
 
+    #: The placeholder means "generate one": a random key is kept in instance/secret_key (set SECRET_KEY
+    #: yourself when several machines serve the same site).
     SECRET_KEY = "dev-only-change-me"
+    SESSION_COOKIE_SAMESITE = "Lax"
     JSON_AS_ASCII = False
     #: Folder holding one dataset per subfolder; relative paths are inside instance/.
     DATA_DIR = "datasets"
@@ -82,6 +85,25 @@ def _normalise_database_url(url: str) -> str:
     return url
 
 
+def _instance_secret(folder: Path) -> str:
+    """The installation's own random secret key, created once (atomically, so parallel workers agree)."""
+    target = folder / "secret_key"
+    if not target.exists():
+        import secrets
+        import tempfile
+
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=".secret-")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        try:
+            os.link(temp, target)  # fails if another process won the race: then use theirs
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temp)
+    return target.read_text().strip()
+
+
 def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     """Fill `app.config` from every source in order; later sources win."""
     app.config.from_object(Defaults)
@@ -95,6 +117,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     os.makedirs(app.instance_path, exist_ok=True)
     for key in ("DATA_DIR", "MODEL_DIR"):
         _resolve(app, key)
+    if app.config["SECRET_KEY"] == Defaults.SECRET_KEY and not app.testing:
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     uri = app.config.get("SQLALCHEMY_DATABASE_URI")
     if not uri:
         uri = "sqlite:///" + str(Path(app.instance_path) / "animals.sqlite3")
