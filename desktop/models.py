@@ -14,8 +14,9 @@ INSTANCE_MODELS = REPO_ROOT / "instance" / "models"
 MODEL_SUFFIXES = (".pt", ".onnx")
 
 
-def active_instance_model(models_dir: Path = INSTANCE_MODELS) -> Path | None:
+def active_instance_model(models_dir: Path | None = None) -> Path | None:
     """The web app's active model: the file named in `active.txt`, else the newest `*.pt` there."""
+    models_dir = INSTANCE_MODELS if models_dir is None else Path(models_dir)
     if not models_dir.is_dir():
         return None
     marker = models_dir / "active.txt"
@@ -29,14 +30,11 @@ def active_instance_model(models_dir: Path = INSTANCE_MODELS) -> Path | None:
     return max(models, key=lambda p: p.stat().st_mtime) if models else None
 
 
-def find_model(
-    remembered: str = "",
-    shipped: Path = SHIPPED_MODEL,
-    models_dir: Path = INSTANCE_MODELS,
-) -> Path | None:
+def find_model(remembered: str = "", shipped: Path | None = None, models_dir: Path | None = None) -> Path | None:
     """The model to open at start: the one opened last, the shipped default, the web app's active one."""
     if remembered and Path(remembered).is_file():
         return Path(remembered)
+    shipped = SHIPPED_MODEL if shipped is None else Path(shipped)
     if shipped.is_file():
         return shipped
     return active_instance_model(models_dir)

@@ -268,7 +268,9 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if self.confirm_exit():
+        if not self.isVisible():  # already closed (or never shown): nothing to confirm
+            event.accept()
+        elif self.confirm_exit():
             self.closing.emit(self.saveGeometry())
             event.accept()
         else:
