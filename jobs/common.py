@@ -21,15 +21,34 @@ def dataset_root(name: str, *, must_exist: bool = True) -> Path:
 
 
 def record_dataset(name: str, *, fingerprint: str | None = None, **summary) -> None:
-    """Create or update the dataset's row with the newest facts (counts, split, stats)."""
+    """Create or update the dataset's row with the newest facts (crawls, split, stats).
+
+    Two workers may finish jobs on the same dataset at once (two crawls into different classes):
+    the row is locked while updated, and a lost race to create it is retried as an update.
+    """
+    from sqlalchemy.exc import IntegrityError
+
     from webapp.extensions import db
     from webapp.models import Dataset
 
-    row = db.session.execute(db.select(Dataset).filter_by(name=name)).scalar_one_or_none()
-    if row is None:
-        row = Dataset(name=name, summary={})
-        db.session.add(row)
-    row.summary = {**(row.summary or {}), **summary}
-    if fingerprint:
-        row.fingerprint = fingerprint
-    db.session.commit()
+    for attempt in range(3):
+        row = db.session.execute(db.select(Dataset).filter_by(name=name).with_for_update()).scalar_one_or_none()
+        if row is None:
+            row = Dataset(name=name, summary={})
+            db.session.add(row)
+        merged = dict(row.summary or {})
+        for key, value in summary.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        row.summary = merged
+        if fingerprint:
+            row.fingerprint = fingerprint
+        try:
+            db.session.commit()
+            return
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise

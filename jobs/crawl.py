@@ -20,11 +20,11 @@ def run(dataset: str, keywords: list[str], class_name: str, count: int = 60) -> 
                             on_progress=ctx.on_progress, should_stop=ctx.should_stop)
         except CrawlBlocked as exc:
             partial = exc.summary.as_dict() if getattr(exc, "summary", None) else {}
-            record_dataset(dataset, last_crawl=partial)
+            record_dataset(dataset, crawls={class_name: partial})
             raise
         result = summary.as_dict()
         ctx.log(f"crawl: downloaded {result.get('downloaded')} of {result.get('found')} found")
-        record_dataset(dataset, last_crawl=result)
+        record_dataset(dataset, crawls={class_name: result})
         return {"dataset": dataset, **result}
 
     return run_job(body)

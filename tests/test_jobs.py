@@ -130,3 +130,29 @@ def test_enqueue_when_redis_is_down_is_a_clear_error(tmp_path):
             tasks.enqueue("split", {"dataset": "pets"})
         row = db.session.execute(db.select(tasks.Job)).scalar_one()
         assert row.status == "failed" and row.error_code == "redis_unavailable"
+
+
+def test_two_jobs_recording_the_same_new_dataset_do_not_collide(db_app):
+    """Two workers finishing crawls into one new dataset at once: both facts are kept, no unique-key crash."""
+    import threading
+
+    from jobs.common import record_dataset
+
+    errors = []
+
+    def record(cls):
+        try:
+            with db_app.app_context():
+                record_dataset("zoo", crawls={cls: {"downloaded": 3}})
+        except Exception as exc:  # noqa: BLE001  (collected and asserted below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(c,)) for c in ("猫", "dog")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with db_app.app_context():
+        row = db.session.execute(db.select(Dataset).filter_by(name="zoo")).scalar_one()
+        assert set(row.summary["crawls"]) == {"猫", "dog"}
