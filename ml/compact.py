@@ -26,8 +26,8 @@ MIN_ELEMENTS = 1024
 def halve_artifact(path: str | os.PathLike) -> dict[str, Any]:
     """Rewrite a model file with float16 weights (in place, atomically); return before/after sizes."""
     path = Path(path)
-    before = path.stat().st_size
     meta, state = load_artifact(path)
+    before = path.stat().st_size
     halved = {
         k: (v.half() if v.is_floating_point() and v.numel() >= MIN_ELEMENTS else v) for k, v in state.items()
     }

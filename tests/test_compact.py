@@ -46,3 +46,26 @@ def test_halving_shrinks_both_files_and_keeps_answers(model_pair):
     assert [p[0][0] for p in torch_p.predict_many(pictures)] == [p[0][0] for p in auto_p.predict_many(pictures)]
     assert json.loads(sidecar.read_text())["storage"] == "float16"
     assert torch_p.meta["storage"] == "float16"
+
+
+def test_model_card_reports_the_model_files_numbers(model_pair, runner):
+    import json as _json
+
+    from ml.evaluate import report_paths
+
+    result = runner.invoke(args=["model-card", str(model_pair), "--command", "make default-model", "--wall-seconds", "12"])
+    assert result.exit_code == 0, result.output
+    card = model_pair.with_name("MODEL_CARD.md").read_text(encoding="utf-8")
+    metrics = _json.loads(report_paths(model_pair)[0].read_text(encoding="utf-8"))
+    assert f"**{metrics['accuracy'] * 100:.1f}%**" in card
+    for cls in ("猫", "狗", "牛"):
+        assert f"| {cls} |" in card
+    assert "make default-model" in card and "12 s for the whole command" in card
+    assert "![confusion matrix]" in card
+
+
+def test_shrink_and_card_commands_fail_clearly_on_a_missing_model(runner, tmp_path):
+    for args in (["shrink-model", str(tmp_path / "none.pt")], ["model-card", str(tmp_path / "none.pt"), "--command", "x"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1
+        assert "Model file not found" in result.output

@@ -1,0 +1,104 @@
+"""Write a model card (Markdown) from what a model file and its evaluation report record.
+
+Every number in the card comes from the model file's metadata and `<stem>.metrics.json`, so the
+card cannot drift from the model it describes; `make default-model` regenerates both together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .artifact import read_meta
+from .evaluate import report_paths
+from .predict import onnx_paths
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB" if path.exists() else "absent"
+
+
+def render_model_card(
+    model_path: str | os.PathLike, *, command: str, data_source: str, limits: list[str], wall_seconds: float | None = None
+) -> str:
+    """The Markdown text of a model card for `model_path`."""
+    path = Path(model_path)
+    meta = read_meta(path)
+    metrics_path, confusion_path = report_paths(path)
+    metrics: dict[str, Any] = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else meta.get("metrics", {})
+    cfg = meta.get("train_config", {})
+    data = meta.get("dataset", {})
+    classes = meta["classes"]
+    names = meta.get("display_names") or {}
+    onnx_path, _ = onnx_paths(path)
+    lines = [
+        f"# Model card: {path.stem}",
+        "",
+        f"An image classifier for {len(classes)} classes, made by this project's own pipeline "
+        f"(`flask dataset split` → `flask train` → `flask export-onnx`).",
+        "",
+        "## Classes",
+        "",
+        "| " + " | ".join(["index", "class", *(f"label ({lang})" for lang in sorted(names))]) + " |",
+        "|" + " --- |" * (2 + len(names)),
+    ]
+    for i, cls in enumerate(classes):
+        lines.append("| " + " | ".join([str(i), cls, *(names[lang][i] for lang in sorted(names))]) + " |")
+    counts = data.get("counts", {})
+    lines += [
+        "",
+        "## Data",
+        "",
+        f"- Source: {data_source}",
+        f"- Split: `flask dataset split` with seed {cfg.get('seed', 0)}; pictures used: "
+        + ", ".join(f"{part} {n}" for part, n in counts.items())
+        + f" (validation held out from train.txt: {cfg.get('val_fraction')}). "
+        f"Split fingerprint `{data.get('fingerprint')}`.",
+        "",
+        "## Training",
+        "",
+        f"- Architecture: `{meta['arch']}`, ImageNet weights: `{meta.get('pretrained')}`; input "
+        f"{meta['input_size']}×{meta['input_size']}, normalisation mean {meta['mean']} std {meta['std']}.",
+        f"- Mode `{cfg.get('mode')}`, {cfg.get('epochs')} epochs, {cfg.get('optimizer')} lr {cfg.get('lr')} "
+        f"(backbone × {cfg.get('backbone_lr_factor')}), batch {cfg.get('batch_size')}, {cfg.get('schedule')} "
+        f"schedule, augmentation {'on' if cfg.get('augment') else 'off'}; best epoch {meta.get('best_epoch')} "
+        "by validation accuracy.",
+        f"- Training time: {meta.get('train_seconds', 'n/a')} s of epochs"
+        + (f", {wall_seconds:.0f} s for the whole command (decoding, caching, evaluation)" if wall_seconds else "")
+        + f", on {os.cpu_count()} CPU cores without a GPU; created {meta.get('created')}.",
+        "- Libraries: " + ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items()),
+        f"- Files: `{path.name}` ({_size(path)}), `{onnx_path.name}` ({_size(onnx_path)}); weights stored "
+        f"as {meta.get('storage', 'float32')}, computed in float32.",
+        "",
+        "Reproduce (on 2 CPU cores; the numbers below match within noise):",
+        "",
+        "```bash",
+        command,
+        "```",
+        "",
+        f"## Quality on the {metrics.get('part', 'test')} split ({metrics.get('count')} pictures never seen in training)",
+        "",
+        f"- Accuracy: **{_pct(metrics.get('accuracy'))}**; top-{metrics.get('top_k', 3)} accuracy "
+        f"{_pct(metrics.get('top_k_accuracy'))}; macro F1 {metrics.get('macro_f1')}.",
+        "",
+        "| class | precision | recall | F1 | pictures |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for cls, row in (metrics.get("per_class") or {}).items():
+        lines.append(f"| {cls} | {_pct(row['precision'])} | {_pct(row['recall'])} | {row['f1']:.3f} | {row['support']} |")
+    if confusion_path.exists():
+        lines += ["", f"![confusion matrix]({confusion_path.name})"]
+    wrong = metrics.get("misclassified") or []
+    if wrong:
+        lines += ["", f"Misclassified test pictures ({len(wrong)}):", ""]
+        for item in wrong[:20]:
+            shown = {k: item.get(k) for k in ("file", "label", "predicted", "confidence") if k in item}
+            lines.append("- " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+    lines += ["", "## Known limits", ""] + [f"- {text}" for text in limits] + [""]
+    return "\n".join(lines)
