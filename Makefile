@@ -7,7 +7,7 @@ DEV_STAMP     := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint install install-dev clean
+.PHONY: run test lint install install-dev clean default-model bench
 
 $(BIN)/python:
 	@echo "==> creating virtual environment in $(VENV)"
@@ -35,6 +35,40 @@ run: $(RUNTIME_STAMP)
 test: $(DEV_STAMP)
 	@echo "==> running the test suite"
 	$(BIN)/python -m pytest
+
+# The shipped default model: trained by the project's own commands on ../shared/datasets/animals5.
+ANIMALS5      ?= ../shared/datasets/animals5
+SCRATCH       := instance/scratch
+DEFAULT_DIR   := models/default
+DEFAULT_NAME  := animals5
+DEFAULT_TRAIN := --arch efficientnet_lite0 --pretrained imagenet --mode finetune --epochs 8 --seed 0
+default-model: $(RUNTIME_STAMP)
+	@echo "==> copying $(ANIMALS5) to $(SCRATCH)/animals5 (the shared copy stays read-only)"
+	rm -rf $(SCRATCH)/animals5 $(SCRATCH)/models && mkdir -p $(SCRATCH)
+	cp -r $(ANIMALS5) $(SCRATCH)/animals5
+	$(BIN)/flask dataset split $(SCRATCH)/animals5 --test 0.2 --seed 0
+	@echo "==> training (several minutes on 2 CPU cores)"
+	@start=$$(date +%s); \
+	$(BIN)/flask train $(SCRATCH)/animals5 $(DEFAULT_TRAIN) --display-names $(DEFAULT_DIR)/display_names.json \
+		--name $(DEFAULT_NAME) --out $(SCRATCH)/models && \
+	echo $$(( $$(date +%s) - start )) > $(SCRATCH)/models/wall_seconds
+	$(BIN)/flask export-onnx $(SCRATCH)/models/$(DEFAULT_NAME).pt
+	$(BIN)/flask shrink-model $(SCRATCH)/models/$(DEFAULT_NAME).pt
+	cp $(SCRATCH)/models/$(DEFAULT_NAME).pt $(SCRATCH)/models/$(DEFAULT_NAME).onnx $(SCRATCH)/models/$(DEFAULT_NAME).json $(DEFAULT_DIR)/
+	@echo "==> scoring the shipped (float16) pair on the test split"
+	$(BIN)/flask evaluate $(DEFAULT_DIR)/$(DEFAULT_NAME).pt $(SCRATCH)/animals5
+	$(BIN)/flask model-card $(DEFAULT_DIR)/$(DEFAULT_NAME).pt --wall-seconds $$(cat $(SCRATCH)/models/wall_seconds) \
+		--data-source "animals5 (../shared/datasets/animals5): 750 web photos, 150 per class, from the Animal-Pose Dataset (Cao et al., ICCV 2019); research data, no licence stated" \
+		--command "make default-model   # = flask dataset split (seed 0), flask train $(DEFAULT_TRAIN), flask export-onnx, flask shrink-model"
+	@echo "==> $(DEFAULT_DIR) updated; see $(DEFAULT_DIR)/MODEL_CARD.md"
+
+# Every benchmark, each comparing against its baseline in the same run; figures go to docs/benchmarks.md.
+bench: $(DEV_STAMP)
+	$(BIN)/python bench/predict.py
+	$(BIN)/python bench/train.py
+	$(BIN)/python bench/crawl.py
+	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/report.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
