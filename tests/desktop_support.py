@@ -39,19 +39,19 @@ def train_tiny_model(out_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
+def desktop_model(tmp_path_factory) -> Path:
     """A real model file (.pt) trained for one epoch on tiny pictures; torch backend."""
     return train_tiny_model(tmp_path_factory.mktemp("desktop_model"))
 
 
 @pytest.fixture(scope="session")
-def tiny_onnx_model(tiny_model, tmp_path_factory) -> Path:
+def desktop_onnx_model(desktop_model, tmp_path_factory) -> Path:
     """The same model with its ONNX export beside it, so `Predictor.load` picks onnxruntime."""
     from ml.export import export_onnx
 
     folder = tmp_path_factory.mktemp("desktop_onnx")
     pt = folder / "tiny.pt"
-    shutil.copy2(tiny_model, pt)
+    shutil.copy2(desktop_model, pt)
     export_onnx(pt)
     return pt
 

@@ -28,10 +28,10 @@ def assert_result_shown(window, controller):
     assert "resnet18" in panel.model_label.text()
 
 
-def test_open_image_shows_top_labels_bars_model_and_time(qtbot, app_window, tiny_model, pictures):
+def test_open_image_shows_top_labels_bars_model_and_time(qtbot, app_window, desktop_model, pictures):
     window, controller = app_window
     assert "Drop a picture" in window.single.image_view.text()  # first start: a hint, no picture
-    load_model(qtbot, controller, tiny_model)
+    load_model(qtbot, controller, desktop_model)
     window.ask_open_image = lambda start: str(pictures["good0"])
     with qtbot.waitSignal(controller.result_ready, timeout=30_000):
         qtbot.mouseClick(window.single.open_button, Qt.LeftButton)
@@ -41,9 +41,9 @@ def test_open_image_shows_top_labels_bars_model_and_time(qtbot, app_window, tiny
     assert controller.settings.last_dir("image") == str(pictures["good0"].parent)
 
 
-def test_bad_files_show_a_dialog_and_the_window_stays_usable(qtbot, app_window, tiny_model, pictures):
+def test_bad_files_show_a_dialog_and_the_window_stays_usable(qtbot, app_window, desktop_model, pictures):
     window, controller = app_window
-    load_model(qtbot, controller, tiny_model)
+    load_model(qtbot, controller, desktop_model)
     for bad, words in (("html", "not a picture"), ("truncated", "corrupt")):
         window.ask_open_image = lambda start, p=pictures[bad]: str(p)
         qtbot.mouseClick(window.single.open_button, Qt.LeftButton)
@@ -71,11 +71,11 @@ def test_unusable_model_file_shows_a_dialog(qtbot, app_window, tmp_path):
     assert controller.predictor is None and not window.single.recognise_button.isEnabled()
 
 
-def test_recognise_button_when_auto_recognise_is_off(qtbot, app_window, tiny_model, pictures):
+def test_recognise_button_when_auto_recognise_is_off(qtbot, app_window, desktop_model, pictures):
     window, controller = app_window
     window.single.auto_check.setChecked(False)
     assert controller.settings.auto_recognise is False
-    load_model(qtbot, controller, tiny_model)
+    load_model(qtbot, controller, desktop_model)
     with qtbot.waitSignal(controller.image_changed, timeout=30_000):
         window.image_chosen.emit(str(pictures["good0"]))
     qtbot.wait(200)
@@ -85,9 +85,9 @@ def test_recognise_button_when_auto_recognise_is_off(qtbot, app_window, tiny_mod
     assert_result_shown(window, controller)
 
 
-def test_paste_from_clipboard_and_drop_a_file(qtbot, app_window, tiny_model, pictures):
+def test_paste_from_clipboard_and_drop_a_file(qtbot, app_window, desktop_model, pictures):
     window, controller = app_window
-    load_model(qtbot, controller, tiny_model)
+    load_model(qtbot, controller, desktop_model)
     QApplication.clipboard().setImage(QImage(str(pictures["good1"])))
     with qtbot.waitSignal(controller.result_ready, timeout=30_000):
         qtbot.mouseClick(window.single.paste_button, Qt.LeftButton)
@@ -135,9 +135,9 @@ def test_exit_asks_for_confirmation_and_remembers_the_window_size(qtbot, setting
     assert (again.width(), again.height()) == (800, 540)
 
 
-def test_language_switch_redraws_and_is_remembered(qtbot, app_window, tiny_model, pictures, settings):
+def test_language_switch_redraws_and_is_remembered(qtbot, app_window, desktop_model, pictures, settings):
     window, controller = app_window
-    load_model(qtbot, controller, tiny_model)
+    load_model(qtbot, controller, desktop_model)
     with qtbot.waitSignal(controller.result_ready, timeout=30_000):
         window.image_chosen.emit(str(pictures["good0"]))
     window.language_actions["zh"].trigger()

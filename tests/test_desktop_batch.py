@@ -37,9 +37,9 @@ def run_batch(qtbot, window, controller, folder):
     return done.args[0]
 
 
-def test_batch_over_a_folder_with_corrupt_files_then_export_and_copy(qtbot, app_window, tiny_model, tmp_path):
+def test_batch_over_a_folder_with_corrupt_files_then_export_and_copy(qtbot, app_window, desktop_model, tmp_path):
     window, controller = app_window
-    load_model(qtbot, controller, tiny_model)
+    load_model(qtbot, controller, desktop_model)
     folder = make_folder(tmp_path / "photos", 5)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     message = run_batch(qtbot, window, controller, folder)
@@ -74,9 +74,9 @@ def test_batch_over_a_folder_with_corrupt_files_then_export_and_copy(qtbot, app_
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # originals untouched
 
 
-def test_cancel_stops_the_batch_and_keeps_the_rows_done(qtbot, app_window, tiny_model, tmp_path):
+def test_cancel_stops_the_batch_and_keeps_the_rows_done(qtbot, app_window, desktop_model, tmp_path):
     window, controller = app_window
-    load_model(qtbot, controller, tiny_model)
+    load_model(qtbot, controller, desktop_model)
     folder = make_folder(tmp_path / "many", 60, corrupt=False)
     controller.batch_rows.connect(lambda rows: window.batch.cancel_button.click())
     message = run_batch(qtbot, window, controller, folder)
@@ -87,11 +87,11 @@ def test_cancel_stops_the_batch_and_keeps_the_rows_done(qtbot, app_window, tiny_
     assert window.batch.choose_button.isEnabled() and not window.batch.cancel_button.isEnabled()
 
 
-def test_folder_errors_and_second_batch_are_dialogs(qtbot, app_window, tiny_model, tmp_path):
+def test_folder_errors_and_second_batch_are_dialogs(qtbot, app_window, desktop_model, tmp_path):
     window, controller = app_window
     controller.run_batch(str(tmp_path))
     assert "No model is loaded" in wait_error_box(qtbot, window).text()
-    load_model(qtbot, controller, tiny_model)
+    load_model(qtbot, controller, desktop_model)
     empty = tmp_path / "empty"
     empty.mkdir()
     controller.run_batch(str(empty))
@@ -106,7 +106,7 @@ def test_folder_errors_and_second_batch_are_dialogs(qtbot, app_window, tiny_mode
         assert "already running" in wait_error_box(qtbot, window).text()
 
 
-def test_batch_library_without_qt(tmp_path, tiny_model):
+def test_batch_library_without_qt(tmp_path, desktop_model):
     from ml.predict import Predictor
 
     with pytest.raises(batchlib.BatchError) as err:
@@ -116,7 +116,7 @@ def test_batch_library_without_qt(tmp_path, tiny_model):
     files = batchlib.list_pictures(folder)
     assert [f.name for f in files] == ["broken.jpg", "p000.jpg", "p001.jpg", "p002.jpg", "page.png"]
     seen = []
-    rows = batchlib.classify_files(Predictor.load(tiny_model), files, on_rows=seen.extend, chunk_size=2)
+    rows = batchlib.classify_files(Predictor.load(desktop_model), files, on_rows=seen.extend, chunk_size=2)
     assert seen == rows and [r.ok for r in rows] == [False, True, True, True, False]
     assert rows[0].error_code == "truncated" and rows[4].error_code == "not_image"
     dest = tmp_path / "out"

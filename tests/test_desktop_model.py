@@ -1,0 +1,110 @@
+"""Which model the desktop client opens, the ONNX path without torch, and the README screenshot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.register_assert_rewrite("tests.desktop_support")
+
+from desktop import models  # noqa: E402
+from desktop.__main__ import parse_args  # noqa: E402
+from tests.desktop_support import DISPLAY  # noqa: E402
+
+pytest_plugins = ["tests.desktop_support"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def touch(path: Path, age_s: float = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    stamp = time.time() - age_s
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_model_lookup_order(tmp_path):
+    shipped, instance = tmp_path / "models" / "default" / "animals5.pt", tmp_path / "instance" / "models"
+    assert models.find_model("", shipped, instance) is None
+    older = touch(instance / "3" / "a.pt", age_s=100)
+    newer = touch(instance / "7" / "b.pt")
+    assert models.find_model("", shipped, instance) == newer  # newest model the web app trained
+    (instance / "active.txt").write_text("3/a.pt\n")
+    assert models.find_model("", shipped, instance) == older  # the one marked active wins
+    touch(shipped)
+    assert models.find_model("", shipped, instance) == shipped  # the shipped default comes first
+    chosen = touch(tmp_path / "mine.pt")
+    assert models.find_model(str(chosen), shipped, instance) == chosen  # what the person opened last
+    assert models.find_model(str(tmp_path / "gone.pt"), shipped, instance) == shipped
+
+
+def test_no_model_found_asks_for_one_and_remembers_it(qtbot, app_window, desktop_model, tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "SHIPPED_MODEL", tmp_path / "none.pt")
+    monkeypatch.setattr(models, "INSTANCE_MODELS", tmp_path / "no-instance")
+    window, controller = app_window
+    asked = []
+    window.ask_model = lambda start: asked.append(start) or str(desktop_model)
+    with qtbot.waitSignal(controller.model_changed, timeout=60_000, check_params_cb=bool):
+        controller.start()
+    assert asked and controller.settings.model_path == str(desktop_model)
+    assert "tiny" in window.single.result_panel.model_label.text()
+    assert controller.predictor.classes == sorted(DISPLAY["en"])  # class names from the model file
+
+
+def test_command_line_options():
+    args = parse_args(["photo.jpg", "--model", "m.pt", "--lang", "zh"])
+    assert (args.image, args.model, args.lang) == ("photo.jpg", "m.pt", "zh")
+    with pytest.raises(SystemExit):
+        parse_args(["--lang", "fr"])
+
+
+NO_TORCH_RUN = r"""
+import sys
+sys.modules["torch"] = None  # as if torch were not installed: `import torch` raises ImportError
+from desktop.screenshot import take_screenshot
+result = take_screenshot(sys.argv[1], sys.argv[2], sys.argv[3], lang="zh")
+print("MODEL", result.model)
+print("TOP", result.rows[0][0], result.rows[0][2])
+print("TORCH", sorted(m for m in sys.modules if m.startswith("torch") and sys.modules[m] is not None))
+"""
+
+
+def test_onnx_backend_runs_the_window_without_torch(desktop_onnx_model, tmp_path):
+    out = tmp_path / "zh.png"
+    picture = tmp_path / "cat.jpg"
+    from tests import imagegen
+
+    picture.write_bytes(imagegen.encode(imagegen.shapes(7, (120, 90), imagegen.CLASS_COLOURS[0])))
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"} | {"QT_QPA_PLATFORM": "offscreen"}
+    run = subprocess.run(
+        [sys.executable, "-c", NO_TORCH_RUN, str(out), str(desktop_onnx_model), str(picture)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines() if " " in line)
+    assert "onnx" in lines["MODEL"] and lines["TORCH"] == "[]"
+    assert lines["TOP"].split()[0] in DISPLAY["zh"].values()
+    assert Image.open(out).size[0] >= 800
+
+
+def test_screenshot_of_the_window_with_a_result(qapp, desktop_model, tmp_path):
+    from desktop.screenshot import take_screenshot
+    from tests import imagegen
+
+    picture = tmp_path / "dog.jpg"
+    picture.write_bytes(imagegen.encode(imagegen.shapes(8, (160, 120), imagegen.CLASS_COLOURS[1])))
+    out = tmp_path / "img" / "desktop.png"
+    result = take_screenshot(out, desktop_model, picture, size=(900, 560))
+    assert [name for _, name, _ in result.rows] and result.model.startswith("tiny")
+    with Image.open(out) as shot:
+        assert shot.size == (900, 560)
+        pixels = np.asarray(shot.convert("RGB").resize((90, 56))).reshape(-1, 3)
+        assert len(np.unique(pixels, axis=0)) > 50  # a drawn window with a picture, not a blank grab
