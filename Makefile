@@ -70,6 +70,17 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/report.py
 
+# The offline desktop client (PyQt5). Its own small requirements file: no torch needed with ONNX models.
+DESKTOP_STAMP := $(VENV)/.installed-desktop
+.PHONY: desktop
+$(DESKTOP_STAMP): requirements-desktop.txt | $(BIN)/python
+	@echo "==> installing the desktop client's requirements"
+	$(BIN)/pip install --disable-pip-version-check -r requirements-desktop.txt
+	@touch $@
+
+desktop: $(DESKTOP_STAMP)
+	$(BIN)/python -m desktop
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
