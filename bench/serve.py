@@ -245,7 +245,7 @@ def warm(url: str, data: bytes, n: int) -> None:
 def server_commands(args, model: Path, env: dict) -> list[tuple[str, list[str], int, dict, str, int]]:
     """(label, command, port, environment, predict path, requests per test) for each server."""
     port = free_port()
-    gunicorn = [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "--workers", str(args.workers),
+    gunicorn = [str(BIN / "gunicorn"), "-c", str(args.gunicorn_config), "--workers", str(args.workers),
                 "--threads", str(args.threads), "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
                 "wsgi:app"]
     out = [("gunicorn (product, ONNX)", gunicorn, port, env, "/api/v1/predict", args.requests)]
@@ -332,6 +332,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--image-size", type=int, nargs=2, default=[640, 480], metavar=("W", "H"))
     parser.add_argument("--raw-repeat", type=int, default=50)
+    parser.add_argument("--gunicorn-config", type=Path, default=ROOT / "gunicorn.conf.py")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds over the servers")
     parser.add_argument("--skip-per-request", action="store_true", help="leave out the slowest baseline")
     parser.add_argument("--database-url", help="PostgreSQL URL for the product (a throw-away schema); default SQLite")
