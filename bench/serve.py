@@ -8,7 +8,7 @@ Compares, on 127.0.0.1 only, with a bounded number of requests:
   * the baseline that does what the original did (bench/serve_baseline.py: Flask dev server,
     eager torch in the request), and the same with the model loaded in every request.
 
-    .venv/bin/python bench/serve.py [--model MODEL.pt] [--requests 200] [--concurrency 1,8]
+    .venv/bin/python bench/serve.py [--model MODEL.pt] [--requests 60] [--rounds 3] [--concurrency 1,8]
 
 Without --model it trains a random-init ResNet-18 at 224 px on a small synthetic dataset (the
 architecture, not the weights, sets the cost). Prints a table; writes bench/results/serve.json.
@@ -326,7 +326,7 @@ def table(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serving benchmark (see the module docstring).")
     parser.add_argument("--model", type=Path, help="model file (.pt); default: a synthetic ResNet-18 at 224 px")
-    parser.add_argument("--requests", type=int, default=200, help="uploads per server and concurrency level")
+    parser.add_argument("--requests", type=int, default=60, help="uploads per server, client count and round")
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8])
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
