@@ -10,8 +10,9 @@ Compares, on 127.0.0.1 only, with a bounded number of requests:
 
     .venv/bin/python bench/serve.py [--model MODEL.pt] [--requests 60] [--rounds 3] [--concurrency 1,8]
 
-Without --model it trains a random-init ResNet-18 at 224 px on a small synthetic dataset (the
-architecture, not the weights, sets the cost). Prints a table; writes bench/results/serve.json.
+Without --model it uses the shipped models/default/animals5.pt when present, else trains a
+random-init ResNet-18 at 224 px on a small synthetic dataset (the architecture, not the weights,
+sets the cost). Prints a table; writes bench/results/serve.json.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
+#: The model `make default-model` ships (the product's DEFAULT_MODEL); used when present.
+SHIPPED_MODEL = ROOT / "models" / "default" / "animals5.pt"
 
 
 # ---------------------------------------------------------------- model and input
@@ -271,7 +274,7 @@ def merge(rounds: list[dict]) -> dict:
 
 def run(args, work: Path, database_url: str | None = None, schema: str | None = None) -> dict:
     """Measure everything; servers run side by side and are tested in alternating rounds (fair on a busy machine)."""
-    model = args.model or synthetic_model(work)
+    model = args.model or (SHIPPED_MODEL if SHIPPED_MODEL.is_file() else synthetic_model(work))
     ensure_onnx(model)
     data = photo(tuple(args.image_size))
     results: dict = {
@@ -325,7 +328,7 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serving benchmark (see the module docstring).")
-    parser.add_argument("--model", type=Path, help="model file (.pt); default: a synthetic ResNet-18 at 224 px")
+    parser.add_argument("--model", type=Path, help="model file (.pt); default: the shipped model, else a synthetic ResNet-18")
     parser.add_argument("--requests", type=int, default=60, help="uploads per server, client count and round")
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8])
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="gunicorn workers")
