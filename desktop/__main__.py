@@ -12,7 +12,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options of the desktop client."""
     parser = argparse.ArgumentParser(prog="python -m desktop", description="Recognise animals in photos, offline.")
     parser.add_argument("image", nargs="?", help="a picture to open at start")
-    parser.add_argument("--model", help="model file (.pt; a .onnx of the same name beside it is used when present)")
+    parser.add_argument("--model", help="model file: .pt (its .onnx export beside it is used when present) or .onnx with its .json")
     parser.add_argument("--lang", choices=LANGUAGES, help="UI language (default: the one chosen last, else the system's)")
     return parser.parse_args(argv)
 

@@ -44,6 +44,7 @@ def wire(window: MainWindow, controller: Controller) -> None:
     controller.error.connect(window.show_error)
     controller.batch_started.connect(lambda total: window.batch_started(controller.settings.last_dir("batch"), total))
     controller.batch_rows.connect(window.batch.add_rows)
+    controller.batch_redrawn.connect(window.batch.redraw_rows)
     controller.batch_progress.connect(window.batch.set_progress)
     controller.batch_running.connect(window.batch.set_running)
     controller.batch_done.connect(window.batch.summary_label.setText)

@@ -90,6 +90,7 @@ class Controller(QObject):
     error = pyqtSignal(str, str)  # title, message
     batch_started = pyqtSignal(int)
     batch_rows = pyqtSignal(list)  # [(file name, shown label, probability or None, note)]
+    batch_redrawn = pyqtSignal(list)  # every row again (after a language switch)
     batch_progress = pyqtSignal(int, int)
     batch_running = pyqtSignal(bool)
     batch_done = pyqtSignal(str)
@@ -168,6 +169,8 @@ class Controller(QObject):
         self.language_changed.emit(lang)
         if self.result is not None:
             self._show_result([(name, p) for _, name, p in self.result.rows], self.result.elapsed_ms)
+        if self.batch_results and self._batch is None:
+            self.batch_redrawn.emit([self._row_view(r) for r in self.batch_results])
 
     def set_auto_recognise(self, on: bool) -> None:
         """Recognise right after an image is loaded (on) or only when asked (off)."""

@@ -169,7 +169,7 @@ class BatchPanel(QWidget):
         self.export_button.setText(tr("Export CSV...", lang))
         self.copy_button.setText(tr("Copy into class folders...", lang))
         self.table.setHorizontalHeaderLabels([tr(c, lang) for c in self.COLUMNS])
-        if not self.folder_label.text():
+        if self.table.rowCount() == 0 and not self.cancel_button.isEnabled():
             self.folder_label.setText(tr("No folder chosen.", lang))
 
     def start(self, folder: str, total: int) -> None:
@@ -190,6 +190,10 @@ class BatchPanel(QWidget):
             self.table.setItem(row, 2, prob_item)
             self.table.setItem(row, 3, QTableWidgetItem(note))
         self.table.scrollToBottom()
+
+    def redraw_rows(self, rows) -> None:
+        self.table.setRowCount(0)
+        self.add_rows(rows)
 
     def set_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))

@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
 
     def ask_model(self, start: str) -> str:
         path, _ = QFileDialog.getOpenFileName(
-            self, tr("Choose a model file", self.lang), start, f"{tr('Models', self.lang)} (*.pt)"
+            self, tr("Choose a model file", self.lang), start, f"{tr('Models', self.lang)} (*.pt *.onnx)"
         )
         return path
 

@@ -73,6 +73,12 @@ def test_batch_over_a_folder_with_corrupt_files_then_export_and_copy(qtbot, app_
     assert len(copied) == 5 and {c.split("/")[0] for c in copied} <= set(DISPLAY["en"])  # class names, not labels
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # originals untouched
 
+    window.language_actions["zh"].trigger()  # the table is redrawn with the model's Chinese names
+    assert table.table.horizontalHeaderItem(1).text() == "类别" and table.table.rowCount() == 7
+    shown = {table.cell(r, 0): table.cell(r, 1) for r in range(7)}
+    assert {shown[f"p{i:03d}.jpg"] for i in range(5)} <= set(DISPLAY["zh"].values())
+    assert table.cell(0, 3).startswith("无法读取")  # broken.jpg sorts first
+
 
 def test_cancel_stops_the_batch_and_keeps_the_rows_done(qtbot, app_window, desktop_model, tmp_path):
     window, controller = app_window
