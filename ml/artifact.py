@@ -112,6 +112,10 @@ def load_artifact(path: str | os.PathLike) -> tuple[dict[str, Any], dict]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "global" not in str(exc).lower():  # not a refused object: the bytes are simply not a model
+            raise ModelError(
+                f"{path.name} is not a readable model file (damaged or not a PyTorch file).", code="model_corrupt"
+            ) from None
         raise ModelError(
             f"Refused to load {path.name}: it contains pickled Python objects, which could run code "
             f"({str(exc).splitlines()[0][:200]}). Only model files written by this program are accepted.",
@@ -175,5 +179,6 @@ def public_info(meta: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]
     info["display_names"] = info["display_names"] or {}
     info["metrics"] = info["metrics"] or {}
     info["normalisation"] = {"mean": meta["mean"], "std": meta["std"]}
+    info["dataset_fingerprint"] = (meta.get("dataset") or {}).get("fingerprint")
     info["name"] = Path(path).stem
     return info

@@ -183,13 +183,16 @@ class _TorchRunner:
     """Eager torch inference (one model in eval mode; forward passes are safe across threads)."""
 
     def __init__(self, model: Any):
-        self.model = model
+        import torch
+
+        self.model = model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            return self.model(torch.from_numpy(batch)).float().numpy()
+            x = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
+            return self.model(x).float().numpy()
 
 
 class _OnnxRunner:

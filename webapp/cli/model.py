@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from .console import friendly_errors, progress_bars, table
 
@@ -92,6 +93,7 @@ def _print_metrics(metrics: dict) -> None:
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the model file; default the app's MODEL_DIR.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True), help="Continue the run in this folder.")
 @click.option("--onnx", "export", is_flag=True, help="Also export the model to ONNX when training ends.")
+@with_appcontext
 def train_command(dataset, arch, pretrained, mode, epochs, lr, backbone_lr_factor, batch_size, seed, image_size,
                   optimizer, schedule, label_smoothing, class_weights, warmup_epochs, patience, no_augment,
                   weights_file, display_names_file, name, out, resume_dir, export) -> None:
@@ -130,6 +132,7 @@ def train_command(dataset, arch, pretrained, mode, epochs, lr, backbone_lr_facto
 @click.argument("dataset")
 @click.option("--part", type=click.Choice(["test", "val", "train"]), default="test", show_default=True)
 @click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True)
+@with_appcontext
 def evaluate_command(model, dataset, part, backend) -> None:
     """Score a model file on a split part: accuracy, per-class quality, confusion matrix."""
     from ml.evaluate import evaluate
