@@ -115,6 +115,15 @@ def tr(text: str, lang: str, **params: Any) -> str:
     return out.format(**params) if params else out
 
 
+def percent(p: float) -> str:
+    """A probability as a percentage that never claims certainty it rounds to (>99.9%, <0.1%)."""
+    if p >= 0.9995:
+        return ">99.9%"
+    if 0 < p < 0.0005:
+        return "<0.1%"
+    return f"{p:.1%}"
+
+
 def language_for_locale(locale_name: str) -> str:
     """Pick the UI language for a locale name such as `zh_CN` or `en_US` (Chinese for any zh_*)."""
     return "zh" if locale_name.lower().startswith("zh") else "en"

@@ -21,7 +21,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from .i18n import tr
+from .i18n import percent, tr
 
 TOP_K = 3
 
@@ -104,7 +104,7 @@ class ResultPanel(QGroupBox):
                 shown, _name, prob = rows[i]
                 label.setText(shown)
                 bar.setValue(round(prob * 1000))
-                bar.setFormat(f"{prob:.1%}")
+                bar.setFormat(percent(prob))
                 bar.setVisible(True)
             else:
                 label.setText("")
@@ -185,7 +185,7 @@ class BatchPanel(QWidget):
             self.table.insertRow(row)
             self.table.setItem(row, 0, QTableWidgetItem(name))
             self.table.setItem(row, 1, QTableWidgetItem(shown))
-            prob_item = QTableWidgetItem("" if prob is None else f"{prob:.1%}")
+            prob_item = QTableWidgetItem("" if prob is None else percent(prob))
             prob_item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.table.setItem(row, 2, prob_item)
             self.table.setItem(row, 3, QTableWidgetItem(note))

@@ -10,7 +10,7 @@ from PyQt5.QtWidgets import QApplication, QMessageBox
 pytest.register_assert_rewrite("tests.desktop_support")
 
 from desktop.app import build, pick_language  # noqa: E402
-from desktop.i18n import error_text, language_for_locale, tr  # noqa: E402
+from desktop.i18n import error_text, language_for_locale, percent, tr  # noqa: E402
 from tests.desktop_support import DISPLAY, load_model, wait_error_box  # noqa: E402
 
 #: Fixtures (and QT_QPA_PLATFORM=offscreen) come from here.
@@ -155,6 +155,7 @@ def test_language_follows_locale_and_errors_are_translated():
     assert language_for_locale("en_GB") == "en" and language_for_locale("C") == "en"
     assert tr("Do you want to exit the program?", "zh") == "是否要退出程序？"
     assert tr("Took {ms:.0f} ms", "en", ms=12.4) == "Took 12 ms"
+    assert [percent(p) for p in (1.0, 0.99951, 0.5, 0.0004, 0.0)] == [">99.9%", ">99.9%", "50.0%", "<0.1%", "0.0%"]
     from ml.images import NotAnImage
 
     text = error_text(NotAnImage("x.jpg is not a picture."), "zh")

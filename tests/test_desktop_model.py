@@ -102,9 +102,18 @@ def test_screenshot_of_the_window_with_a_result(qapp, desktop_model, tmp_path):
     picture = tmp_path / "dog.jpg"
     picture.write_bytes(imagegen.encode(imagegen.shapes(8, (160, 120), imagegen.CLASS_COLOURS[1])))
     out = tmp_path / "img" / "desktop.png"
-    result = take_screenshot(out, desktop_model, picture, size=(900, 560))
+    result = take_screenshot(out, desktop_model, picture, size=(900, 560), colours=128)
     assert [name for _, name, _ in result.rows] and result.model.startswith("tiny")
     with Image.open(out) as shot:
-        assert shot.size == (900, 560)
+        assert shot.size == (900, 560) and shot.mode == "P"  # palette PNG: small enough for the docs
         pixels = np.asarray(shot.convert("RGB").resize((90, 56))).reshape(-1, 3)
         assert len(np.unique(pixels, axis=0)) > 50  # a drawn window with a picture, not a blank grab
+
+
+def test_open_model_dialog_accepts_an_onnx_export(qtbot, app_window, desktop_onnx_model):
+    window, controller = app_window
+    window.ask_model = lambda start: str(desktop_onnx_model.with_suffix(".onnx"))
+    with qtbot.waitSignal(controller.model_changed, timeout=60_000):
+        window.model_action.trigger()
+    assert controller.predictor.backend == "onnx" and "onnx" in window.single.result_panel.model_label.text()
+    assert controller.settings.model_path.endswith("tiny.onnx")
