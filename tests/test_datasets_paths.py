@@ -186,3 +186,20 @@ def test_thumbnail_of_broken_file_is_none_and_remembered(data_dir, tmp_path):
     markers = list(cache.rglob("*.bad"))
     assert len(markers) == 1
     assert thumbnail(broken, cache) is None
+
+
+def test_file_gone_between_check_and_move_is_a_clear_refusal(data_dir, monkeypatch):
+    from webapp.datasets import edit
+
+    root = data_dir / "animals"
+    real_image_file = edit.image_file
+
+    def vanishing(root_, rel):
+        found = real_image_file(root_, rel)
+        found[0].unlink()  # another admin got there first
+        return found
+
+    monkeypatch.setattr(edit, "image_file", vanishing)
+    with pytest.raises(EditError) as info:
+        trash_image(root, "猫/0000.jpg")
+    assert info.value.code == "changed_meanwhile"

@@ -110,6 +110,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "The image is already in class %(cls)s.": "图片已经在类别 %(cls)s 中。",
         "The new name is the same as the old one.": "新名称与旧名称相同。",
         "Enter the new class name.": "请输入新的类别名。",
+        "Someone changed this meanwhile. Reload the page and try again.": "其他人刚刚修改了这里。请刷新页面后重试。",
+        "The server could not move the file (%(detail)s).": "服务器无法移动文件（%(detail)s）。",
         "There is already a class named %(cls)s.": "已经有名为 %(cls)s 的类别。",
         "%(cls)s cannot be a class name: use words without '/', '\\' or a leading dot.":
             "%(cls)s 不能作为类别名：不能包含 “/”、“\\”，也不能以点开头。",

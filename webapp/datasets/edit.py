@@ -9,7 +9,6 @@ so the pages can suggest a fresh split.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +68,16 @@ def _rewrite_split(root: Path, change) -> None:
         write_text_atomic(path, "".join(rows))
 
 
+def _move(source: Path, target: Path) -> None:
+    """Move a file or folder, turning filesystem failures into EditError."""
+    try:
+        shutil.move(str(source), str(target))
+    except FileNotFoundError:
+        raise EditError(f"{source.name} was moved or deleted meanwhile.", code="changed_meanwhile") from None
+    except OSError as exc:
+        raise EditError(f"Could not move {source.name}: {exc.strerror or exc}.", code="fs_error") from None
+
+
 def _split_classes(root: Path) -> list[str] | None:
     path = root / CLASSES_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
@@ -79,7 +88,7 @@ def trash_image(root: Path, relpath: str, *, user: str | None = None) -> str:
     source, _cls = image_file(root, relpath)
     target = _free_name(root / TRASH_DIR / relpath)
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(source), str(target))
+    _move(source, target)
     moved = target.relative_to(root).as_posix()
     _rewrite_split(root, lambda rel, label: None if rel == relpath else (rel, label))
     _log(root, action="delete", original=relpath, moved_to=moved, user=user)
@@ -93,7 +102,7 @@ def move_image(root: Path, relpath: str, target_class: str, *, user: str | None 
     if target_class == cls:
         raise EditError(f"The image is already in class {cls!r}.", code="same_class")
     target = _free_name(root / target_class / source.name)
-    shutil.move(str(source), str(target))
+    _move(source, target)
     new_rel = target.relative_to(root).as_posix()
     classes = _split_classes(root)
     if classes is not None and target_class in classes:
@@ -123,7 +132,7 @@ def rename_class(root: Path, cls: str, new_name: str, *, user: str | None = None
         raise EditError("The new name is the same as the old one.", code="same_name")
     if new_name in list_classes(root) or (root / new_name).exists():
         raise EditError(f"There is already a class or file named {new_name!r}.", code="class_exists")
-    os.rename(root / cls, root / new_name)
+    _move(root / cls, root / new_name)
     classes = _split_classes(root)
     if classes is not None and cls in classes:
         # Label indices stay as they are: only the name and the paths change.

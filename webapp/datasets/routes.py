@@ -258,12 +258,14 @@ EDIT_MESSAGES = {
     "empty_name": "Enter the new class name.",
     "class_exists": "There is already a class named %(cls)s.",
     "bad_class_name": "%(cls)s cannot be a class name: use words without '/', '\\' or a leading dot.",
+    "changed_meanwhile": "Someone changed this meanwhile. Reload the page and try again.",
+    "fs_error": "The server could not move the file (%(detail)s).",
 }
 
 
 def _refusal(exc: EditError, cls: str) -> str:
     template = EDIT_MESSAGES.get(exc.code)
-    return _(template, cls=cls) if template else exc.message
+    return _(template, cls=cls, detail=exc.message) if template else exc.message
 
 
 def _user_name() -> str | None:
@@ -293,6 +295,9 @@ def delete_image(name: str):
         trash_image(root, relpath, user=_user_name())
     except UnsafePath as exc:
         abort(404, description=exc.message)
+    except EditError as exc:
+        flash(_refusal(exc, cls), "error")
+        return _back_to(name, cls=cls)
     flash(_("Image moved to the trash folder."), "success")
     return _back_to(name, following, cls)
 
