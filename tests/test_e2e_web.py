@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -70,7 +71,7 @@ def stack(request, tmp_path, embedded_redis):
         prefix = app.config["QUEUE_PREFIX"]
         for _ in range(2):
             procs.append(subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "rq"), "worker", "--url", redis_url, "--serializer",
+                [str(Path(sys.executable).parent / "rq"), "worker", "--url", redis_url, "--serializer",
                  "rq.serializers.JSONSerializer", f"{prefix}crawl", f"{prefix}train"],
                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     create_admin(app)
