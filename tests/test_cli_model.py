@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.modelgen import split_dataset
+from tests.modelgen import one_torch_thread, split_dataset
 
 TINY = ["--arch", "efficientnet_lite0", "--pretrained", "none", "--epochs", "6", "--lr", "0.003",
         "--batch-size", "8", "--image-size", "64"]
@@ -93,3 +93,10 @@ def test_predict_with_corrupt_or_missing_model(runner, dataset, tmp_path):
     assert result.exit_code == 1 and "not found" in result.output
     result = runner.invoke(args=["evaluate", str(bad), str(dataset)])
     assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Every test here runs tiny models: one torch thread each."""
+    with one_torch_thread():
+        yield

@@ -14,7 +14,7 @@ from ml.artifact import ModelError
 from ml.errors import DatasetError
 from ml.evaluate import compute_metrics, evaluate, report_paths
 from ml.plots import cjk_font_path, render_confusion
-from tests.modelgen import split_dataset, train_tiny
+from tests.modelgen import one_torch_thread, split_dataset, train_tiny
 
 
 def _onehot(preds, n, confidence=0.8):
@@ -101,3 +101,10 @@ def test_evaluate_errors(trained, tmp_path):
     with pytest.raises(ModelError) as err:
         evaluate(tmp_path / "none.pt", root)
     assert err.value.code == "model_missing"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Every test here runs tiny models: one torch thread each."""
+    with one_torch_thread():
+        yield

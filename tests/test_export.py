@@ -13,7 +13,7 @@ import torch
 from ml.artifact import ModelError, build_from_artifact
 from ml.export import DEFAULT_TOLERANCE, export_onnx
 from ml.predict import file_sha256
-from tests.modelgen import split_dataset, train_tiny
+from tests.modelgen import one_torch_thread, split_dataset, train_tiny
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +62,10 @@ def test_export_of_a_corrupt_file(tmp_path):
         export_onnx(bad)
     assert err.value.code == "model_corrupt"
     assert not bad.with_suffix(".onnx").exists()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Every test here runs tiny models: one torch thread each."""
+    with one_torch_thread():
+        yield

@@ -22,6 +22,7 @@ from ml.models import (
     map_lite0_keys,
     resnet18_weights_url,
 )
+from tests.modelgen import one_torch_thread
 
 LITE0_STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
 
@@ -218,3 +219,10 @@ def test_bad_arguments():
         build_model("resnet18", 1, pretrained="none")
     with pytest.raises(MLError):
         build_model("resnet18", 3, pretrained="sometimes")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Every test here runs tiny models: one torch thread each."""
+    with one_torch_thread():
+        yield

@@ -16,7 +16,7 @@ from ml.artifact import FORMAT, load_artifact, save_artifact
 from ml.export import export_onnx
 from ml.images import ImageError
 from ml.predict import ModelError, Predictor
-from tests.modelgen import split_dataset, train_tiny
+from tests.modelgen import one_torch_thread, split_dataset, train_tiny
 
 NAMES = {"en": ["cow", "dog", "cat"], "zh": ["牛", "狗", "猫"]}
 
@@ -225,3 +225,10 @@ def test_unknown_backend(trained):
     with pytest.raises(Exception) as err:
         Predictor.load(trained[1], backend="gpu")
     assert getattr(err.value, "code", "") == "bad_backend"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Every test here runs tiny models: one torch thread each."""
+    with one_torch_thread():
+        yield

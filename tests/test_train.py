@@ -12,7 +12,7 @@ from ml.artifact import load_artifact
 from ml.errors import Cancelled, DatasetError, MLError
 from ml.evaluate import report_paths
 from ml.train import TrainConfig, holdout, train
-from tests.modelgen import split_dataset, tiny_config, train_tiny
+from tests.modelgen import one_torch_thread, split_dataset, tiny_config, train_tiny
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +172,10 @@ def test_holdout_is_stratified_and_seeded():
     assert sorted(keep + held) == sorted(rows)
     assert [sum(1 for _, c in held if c == k) for k in range(3)] == [2, 2, 2]
     assert holdout(rows, 0.2, seed=1) == (keep, held) != holdout(rows, 0.2, seed=2)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Every test here runs tiny models: one torch thread each."""
+    with one_torch_thread():
+        yield
