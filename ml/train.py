@@ -58,6 +58,7 @@ class TrainConfig:
     class_weights: str = "none"  # none | balanced
     augment: bool = True
     warmup_epochs: int = 0  # finetune: epochs with the backbone frozen first
+    probe_epochs: int | None = None  # finetune: fit the head on frozen features first (None: 20 if pretrained)
     patience: int = 0  # stop after this many epochs without validation gain (0: never)
     val_fraction: float = 0.1  # held out from train when the dataset has no val split
     weights_file: str | None = None  # local ImageNet weights instead of download/cache
@@ -68,6 +69,8 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """A copy with defaults filled in, or MLError(code="bad_config") naming the bad setting."""
         cfg = replace(self, epochs=self.epochs if self.epochs is not None else DEFAULT_EPOCHS.get(self.mode, 10))
+        if cfg.probe_epochs is None:
+            cfg = replace(cfg, probe_epochs=20 if cfg.mode == "finetune" and cfg.pretrained == "imagenet" else 0)
         get_arch(cfg.arch)
         checks = [
             (cfg.mode in MODES, f"mode must be one of {MODES}"),
@@ -81,7 +84,7 @@ class TrainConfig:
             (32 <= cfg.image_size <= 1024, "image_size must be between 32 and 1024"),
             (0 <= cfg.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
             (0 <= cfg.val_fraction < 0.5, "val_fraction must be in [0, 0.5)"),
-            (cfg.warmup_epochs >= 0 and cfg.patience >= 0, "warmup_epochs and patience must be >= 0"),
+            (min(cfg.warmup_epochs, cfg.patience, cfg.probe_epochs) >= 0, "warmup, probe and patience epochs must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -240,7 +243,8 @@ def train(
     if cfg.mode == "linear":
         loop = LinearProbe(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment)
     else:
-        loop = FineTune(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, cfg.image_size, cfg.warmup_epochs)
+        loop = FineTune(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, cfg.image_size, cfg.warmup_epochs,
+                        0 if resume_state else cfg.probe_epochs)
     loop.prepare(splits, on_progress, should_stop)
     meta = {
         "arch": cfg.arch, "classes": list(classes), "display_names": cfg.display_names or {},

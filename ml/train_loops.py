@@ -107,9 +107,10 @@ class FineTune:
     """Train the whole network on augmented pictures; the backbone learns more slowly than the head."""
 
     def __init__(self, model: nn.Module, arch: str, mean, std, batch_size: int, augment: bool,
-                 image_size: int, warmup_epochs: int):
+                 image_size: int, warmup_epochs: int, probe_epochs: int = 0):
         self.model, self.arch, self.mean, self.std = model, arch, mean, std
         self.batch_size, self.augment, self.size, self.warmup = batch_size, augment, image_size, warmup_epochs
+        self.probe_epochs = probe_epochs
         self.trainable = model
         model.to(memory_format=torch.channels_last)
         self.splits: dict[str, CachedSplit] = {}
@@ -131,7 +132,36 @@ class FineTune:
         ]
 
     def prepare(self, splits: dict[str, CachedSplit], on_progress, should_stop) -> None:
+        """Keep the cached splits; first fit the new head on frozen features (linear probe, then fine-tune)."""
         self.splits = splits
+        if self.probe_epochs:
+            self._probe_head(splits["train"], on_progress, should_stop)
+
+    def _probe_head(self, train: CachedSplit, on_progress, should_stop) -> None:
+        # Fine-tuning from a random head sends large, noisy gradients into the pretrained backbone;
+        # a head fitted on frozen features first (LP-FT) trains faster and ends better.
+        margin = (train.pixels.shape[1] - self.size) // 2
+        centre = CachedSplit(train.pixels[:, margin : margin + self.size, margin : margin + self.size],
+                             train.labels, train.files)
+        probe = LinearProbe(self.model, self.arch, self.mean, self.std, self.batch_size, augment=True)
+        probe.prepare({"train": centre}, on_progress, should_stop)
+        head = probe.trainable
+        optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for epoch in range(self.probe_epochs):
+                for inputs, targets in probe.batches(epoch):
+                    check_stop(should_stop)
+                    loss = nn.functional.cross_entropy(head(inputs), targets)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                report(on_progress, "probe", epoch + 1, self.probe_epochs, loss=round(loss.item(), 4))
+        finally:
+            torch.set_num_threads(threads)
+        for p in self.model.parameters():
+            p.requires_grad_(True)
 
     def steps_per_epoch(self) -> int:
         return len(_batches(len(self.splits["train"]), self.batch_size, 0))
