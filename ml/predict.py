@@ -102,8 +102,13 @@ class Predictor:
         self._runner = runner
 
     @classmethod
-    def load(cls, path: str | os.PathLike, backend: str = "auto") -> Predictor:
-        """Load a model file once per process (cached by path, backend and file times)."""
+    def load(cls, path: str | os.PathLike, backend: str = "auto", threads: int | None = None) -> Predictor:
+        """Load a model file once per process (cached by path, backend, threads and file times).
+
+        `threads` caps onnxruntime's intra-op threads for this model (None: onnxruntime's default,
+        one per core). A server answering several requests at once should pass 1: each request then
+        uses one core instead of every request spinning on all of them (see docs/pages.md).
+        """
         given = Path(path)
         pt = given.with_suffix(".pt") if given.suffix == ".onnx" else given
         onnx, sidecar = onnx_paths(pt)
@@ -116,12 +121,12 @@ class Predictor:
                 )
             raise ModelError(f"Model file not found: {pt}", code="model_missing")
         stamp = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in (main, sidecar))
-        key = (str(main.resolve()), chosen, stamp)
+        key = (str(main.resolve()), chosen, threads, stamp)
         with cls._cache_lock:
             cached = cls._cache.get(key)
             if cached is None:
-                cached = cls._open_onnx(onnx, sidecar) if chosen == "onnx" else cls._open_torch(pt)
-                cls._cache = {k: v for k, v in cls._cache.items() if k[:2] != key[:2]}
+                cached = cls._open_onnx(onnx, sidecar, threads) if chosen == "onnx" else cls._open_torch(pt)
+                cls._cache = {k: v for k, v in cls._cache.items() if k[:3] != key[:3]}
                 cls._cache[key] = cached
             return cached
 
@@ -139,9 +144,9 @@ class Predictor:
         return cls(meta, pt, "torch", _TorchRunner(model))
 
     @classmethod
-    def _open_onnx(cls, onnx: Path, sidecar: Path) -> Predictor:
+    def _open_onnx(cls, onnx: Path, sidecar: Path, threads: int | None = None) -> Predictor:
         meta = _read_sidecar(sidecar)
-        return cls(meta, onnx.with_suffix(".pt"), "onnx", _OnnxRunner(onnx))
+        return cls(meta, onnx.with_suffix(".pt"), "onnx", _OnnxRunner(onnx, threads))
 
     # -- inference -------------------------------------------------------------------------
 
@@ -198,11 +203,18 @@ class _TorchRunner:
 class _OnnxRunner:
     """onnxruntime inference; `InferenceSession.run` is thread-safe."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, threads: int | None = None):
         import onnxruntime as ort
 
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            # Idle pool threads would otherwise busy-wait and steal the cores other requests need.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.threads = threads
         try:
-            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own assorted types
             raise ModelError(f"{path.name} is not a loadable ONNX model ({str(exc)[:200]}).", code="model_corrupt") from None
         self.input_name = self.session.get_inputs()[0].name

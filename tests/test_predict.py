@@ -232,3 +232,21 @@ def _one_thread():
     """Every test here runs tiny models: one torch thread each."""
     with one_torch_thread():
         yield
+
+
+def test_onnx_threads_cap_is_applied_and_cached_separately(tmp_path):
+    """A server passes threads=1: the session uses one intra-op thread and answers the same."""
+    from ml.export import export_onnx
+    from tests import modelgen
+
+    root = modelgen.split_dataset(tmp_path / "ds")
+    model = modelgen.train_tiny(root, tmp_path / "models", epochs=1).model_path
+    export_onnx(model)
+    Predictor.clear_cache()
+    default = Predictor.load(model, backend="onnx")
+    single = Predictor.load(model, backend="onnx", threads=1)
+    assert single is not default and single is Predictor.load(model, backend="onnx", threads=1)
+    assert single._runner.session.get_session_options().intra_op_num_threads == 1
+    assert default._runner.threads is None
+    picture = (root / "猫").iterdir().__next__()
+    assert single.predict(picture) == default.predict(picture)

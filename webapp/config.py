@@ -49,6 +49,9 @@ class Defaults:
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
     #: "auto": the .onnx beside the model file (onnxruntime, no torch) when present, else torch.
     PREDICT_BACKEND = "auto"
+    #: onnxruntime threads per model in a web process (1: concurrent requests each get a core;
+    #: 0 or None: onnxruntime's default of one per core, best for one request at a time).
+    PREDICT_THREADS = 1
     #: How many labels the predict API returns.
     PREDICT_TOP_K = 3
     #: Keep uploaded images in instance/predictions/ (off: only the label and timings are logged).

@@ -35,7 +35,7 @@ def ensure_default_model(app: Flask | None = None) -> ModelVersion | None:
         return None
     from ml.predict import Predictor
 
-    predictor = Predictor.load(path, backend=app.config["PREDICT_BACKEND"])
+    predictor = Predictor.load(path, backend=app.config["PREDICT_BACKEND"], threads=app.config["PREDICT_THREADS"])
     info = dict(predictor.info or {})
     info.setdefault("classes", predictor.classes)
     return register_model(path, name=info.get("name") or "default", activate=True, **model_summary(info))
@@ -53,13 +53,15 @@ def current_predictor() -> tuple[Any, ModelVersion]:
         from ml.predict import ModelError
 
         raise ModelError(f"The active model's file is missing ({path.name}).", code="model_missing") from None
-    key = (row.id, str(path), mtime, current_app.config["PREDICT_BACKEND"])
+    key = (row.id, str(path), mtime, current_app.config["PREDICT_BACKEND"], current_app.config["PREDICT_THREADS"])
     if _loaded["key"] != key:
         with _lock:
             if _loaded["key"] != key:
                 from ml.predict import Predictor
 
-                predictor = Predictor.load(path, backend=current_app.config["PREDICT_BACKEND"])
+                predictor = Predictor.load(
+                    path, backend=current_app.config["PREDICT_BACKEND"], threads=current_app.config["PREDICT_THREADS"]
+                )
                 _loaded.update(key=key, predictor=predictor)
     return _loaded["predictor"], row
 
