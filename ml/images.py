@@ -171,6 +171,16 @@ def load_image(
     return img
 
 
+def center_square(img: Image.Image, size: int) -> Image.Image:
+    """Resize the shorter side to `size` and cut the centre square: what evaluation sees."""
+    w, h = img.size
+    scale = size / min(w, h)
+    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BILINEAR)
+    w, h = img.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return img.crop((left, top, left + size, top + size))
+
+
 def is_image_name(path: str | os.PathLike) -> bool:
     """True when the file name ends like a picture we can decode."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS

@@ -1,7 +1,7 @@
 """Preprocessing shared by evaluation and prediction, in numpy/PIL only (no torch needed).
 
 Training, evaluation and both prediction backends resize the same way: shorter side to the model's
-input size, centre square cut out (`ml.dataset.stats.center_square`), then normalised.
+input size, centre square cut out (`ml.images.center_square`), then normalised.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from .dataset.stats import center_square
+from .images import center_square
 
 
 def to_square_uint8(img: Image.Image, size: int) -> np.ndarray:

@@ -157,3 +157,23 @@ def test_every_error_is_an_ml_error_with_a_code():
     for exc in (EmptyImage, NotAnImage, TruncatedImage, ImageTooLarge, ImageTooSmall):
         assert issubclass(exc, MLError)
         assert exc("x").code != "image_invalid"
+
+
+def test_center_square_is_what_evaluation_sees():
+    from ml.images import center_square
+
+    img = Image.new("RGB", (300, 200), (0, 0, 255))
+    img.paste((255, 0, 0), (100, 0, 200, 200))  # the middle third is red
+    out = center_square(img, 64)
+    assert out.size == (64, 64)
+    assert out.getpixel((32, 32)) == (255, 0, 0)
+
+
+def test_prediction_path_does_not_import_dataset_tools():
+    """ml.predict (used by the torch-free desktop) must not pull in imagehash/scipy via ml.dataset."""
+    import subprocess
+    import sys
+
+    code = "import sys, ml.predict; print(sorted(m for m in ('imagehash', 'scipy', 'torch') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -7,10 +7,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from PIL import Image
 
 from ..errors import DatasetError
-from ..images import ImageError, load_image
+from ..images import ImageError, center_square, load_image
 from ..progress import ProgressFn, StopFn, check_stop, report
 from .layout import read_split, require_dataset, update_metadata
 
@@ -28,16 +27,6 @@ class ChannelStats:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def center_square(img: Image.Image, size: int) -> Image.Image:
-    """Resize the shorter side to `size` and cut the centre square: what evaluation sees."""
-    w, h = img.size
-    scale = size / min(w, h)
-    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BILINEAR)
-    w, h = img.size
-    left, top = (w - size) // 2, (h - size) // 2
-    return img.crop((left, top, left + size, top + size))
 
 
 def stats(
