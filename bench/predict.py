@@ -18,8 +18,6 @@ generated ones. Prints a table; writes bench/results/predict.json.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.common import machine, write_result  # noqa: E402
 from ml.artifact import save_artifact  # noqa: E402
 from ml.export import export_onnx  # noqa: E402
 from ml.models import build_model, get_arch  # noqa: E402
@@ -151,15 +150,12 @@ def main(argv: list[str] | None = None) -> dict:
     )
     result = {
         "benchmark": "predict",
-        "machine": {"python": platform.python_version(), "cpu_threads": torch.get_num_threads(), "platform": platform.platform()},
+        "machine": machine() | {"torch_threads": torch.get_num_threads()},
         "pictures": "animals5" if args.images.is_dir() else "generated 300x225 JPEGs",
         "batch": args.batch,
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    print(f"\nwrote {args.out}")
-    return result
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ Prints a table (wall time, ratio vs baseline, test accuracy); writes bench/resul
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import shutil
 import sys
 import tempfile
@@ -33,6 +31,7 @@ from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 from torchvision import transforms  # noqa: E402
 
+from bench.common import machine, write_result  # noqa: E402
 from ml.dataset import read_split, split  # noqa: E402
 from ml.models import backbone_parameters, build_model, get_arch, head_of  # noqa: E402
 from ml.train import TrainConfig, holdout, seed_everything, train  # noqa: E402
@@ -136,13 +135,10 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "benchmark": "train",
         "arch": args.arch,
-        "machine": {"python": platform.python_version(), "cpu_threads": torch.get_num_threads(), "platform": platform.platform()},
+        "machine": machine() | {"torch_threads": torch.get_num_threads()},
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    print(f"\nwrote {args.out}")
-    return result
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":
