@@ -190,11 +190,22 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             fake.active[host] = fake.active.get(host, 0) + 1
             fake.peak[host] = max(fake.peak.get(host, 0), fake.active[host])
+        released = []
+
+        def release() -> None:
+            # Called before the body goes out: once the client has the whole answer it may start
+            # its next download, which must not find this one still counted.
+            if not released:
+                released.append(True)
+                with fake._lock:
+                    fake.active[host] -= 1
+
+        self._release = release
         try:
             serve(path)
         finally:
-            with fake._lock:
-                fake.active[host] -= 1
+            release()
+            self._release = None
 
     # -- search -----------------------------------------------------------------------------
 
@@ -326,6 +337,9 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (extra or {}).items():
             self.send_header(name, value)
         self.end_headers()
+        release = getattr(self, "_release", None)
+        if release is not None:
+            release()
         self.wfile.write(body)
 
 
