@@ -85,7 +85,8 @@ def render_model_card(
         f"## Quality on the {metrics.get('part', 'test')} split ({metrics.get('count')} pictures never seen in training)",
         "",
         f"- Accuracy: **{_pct(metrics.get('accuracy'))}**; top-{metrics.get('top_k', 3)} accuracy "
-        f"{_pct(metrics.get('top_k_accuracy'))}; macro F1 {metrics.get('macro_f1')}.",
+        f"{_pct(metrics.get('top_k_accuracy'))}; macro F1 {metrics.get('macro_f1')} "
+        f"(scored with the {metrics.get('backend', 'torch')} backend on the files as shipped).",
         "",
         "| class | precision | recall | F1 | pictures |",
         "| --- | --- | --- | --- | --- |",
