@@ -41,7 +41,7 @@ ANIMALS5      ?= ../shared/datasets/animals5
 SCRATCH       := instance/scratch
 DEFAULT_DIR   := models/default
 DEFAULT_NAME  := animals5
-DEFAULT_TRAIN := --arch efficientnet_lite0 --pretrained imagenet --mode finetune --epochs 8 --seed 0
+DEFAULT_TRAIN := --arch efficientnet_lite0 --pretrained imagenet --mode finetune --epochs 6 --seed 0
 default-model: $(RUNTIME_STAMP)
 	@echo "==> copying $(ANIMALS5) to $(SCRATCH)/animals5 (the shared copy stays read-only)"
 	rm -rf $(SCRATCH)/animals5 $(SCRATCH)/models && mkdir -p $(SCRATCH)
