@@ -87,6 +87,9 @@ def render_model_card(
         f"- Accuracy: **{_pct(metrics.get('accuracy'))}**; top-{metrics.get('top_k', 3)} accuracy "
         f"{_pct(metrics.get('top_k_accuracy'))}; macro F1 {metrics.get('macro_f1')} "
         f"(scored with the {metrics.get('backend', 'torch')} backend on the files as shipped).",
+        f"- At the end of training (float32 weights, torch backend) the same split scored "
+        f"{_pct((meta.get('metrics') or {}).get('accuracy'))}; that figure is stored in the model file and is "
+        "the one the web app and desktop show. The two differ by rounding the weights to float16 and by the backend.",
         "",
         "| class | precision | recall | F1 | pictures |",
         "| --- | --- | --- | --- | --- |",
