@@ -173,14 +173,20 @@ def class_images(name: str, cls: str):
     )
 
 
-@bp.get("/<name>/images/<path:relpath>")
-def image(name: str, relpath: str):
-    """One image: the picture, its facts, neighbours in its class, and admin actions."""
+def _image_or_404(name: str, relpath: str) -> tuple[Path, Path, str]:
+    """(dataset root, image path, class) for a URL, or 404 when it names nothing inside the dataset."""
     root = open_dataset(name)
     try:
         path, cls = image_file(root, relpath)
     except DatasetError as exc:
         abort(404, description=exc.message)
+    return root, path, cls
+
+
+@bp.get("/<name>/images/<path:relpath>")
+def image(name: str, relpath: str):
+    """One image: the picture, its facts, neighbours in its class, and admin actions."""
+    root, path, cls = _image_or_404(name, relpath)
     siblings = list_class_files(root, cls)
     index_in_class = siblings.index(relpath) if relpath in siblings else -1
     st = path.stat()
@@ -217,11 +223,7 @@ def _pixel_size(path: Path) -> str | None:
 @bp.get("/<name>/thumbs/<path:relpath>")
 def thumb(name: str, relpath: str):
     """A cached JPEG thumbnail, or a 'broken picture' drawing for undecodable files."""
-    root = open_dataset(name)
-    try:
-        path, _cls = image_file(root, relpath)
-    except DatasetError as exc:
-        abort(404, description=exc.message)
+    _root, path, _cls = _image_or_404(name, relpath)
     size = int(current_app.config.get("THUMB_SIZE", DEFAULT_THUMB_SIZE))
     made = thumbnail(path, thumb_dir(), size)
     if made is None:
@@ -233,11 +235,7 @@ def thumb(name: str, relpath: str):
 @bp.get("/<name>/files/<path:relpath>")
 def original(name: str, relpath: str):
     """The original file; only picture types are shown inline, anything else downloads."""
-    root = open_dataset(name)
-    try:
-        path, _cls = image_file(root, relpath)
-    except DatasetError as exc:
-        abort(404, description=exc.message)
+    _root, path, _cls = _image_or_404(name, relpath)
     suffix = path.suffix.lower()
     mimetype = mimetypes.guess_type(path.name)[0] if suffix in IMAGE_EXTENSIONS else None
     if not mimetype or not mimetype.startswith("image/"):
