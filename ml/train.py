@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from .errors import DatasetError, MLError
 from .evaluate import compute_metrics, write_report
 from .models import PRETRAINED_CHOICES, build_model, get_arch
 from .progress import ProgressFn, StopFn
+from .settings import from_known_fields
 from .train_cache import cache_split, check_classes_on_disk
 from .train_loops import FineTune, LinearProbe
 
@@ -94,11 +95,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build from a dict, refusing unknown keys with a clear message."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise MLError(f"Unknown training setting(s): {', '.join(unknown)}.", code="bad_config")
-        return cls(**data)
+        return from_known_fields(cls, data, what="training setting(s)")
 
 
 @dataclass

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..dataset.scan import NEAR_DUPLICATE_BITS
 from ..images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIZE
+from ..settings import from_known_fields
 from .errors import CrawlError
 
 #: A current desktop Chrome; Baidu answers `antiFlag` to clients that do not look like a browser.
@@ -83,11 +84,7 @@ class CrawlConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CrawlConfig:
         """Build from a dict, refusing unknown keys with a clear message."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CrawlError(f"Unknown crawl settings: {', '.join(unknown)}.", code="bad_config")
-        return cls(**data)
+        return from_known_fields(cls, data, what="crawl settings", error=CrawlError)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly copy (the timeout becomes a list)."""
