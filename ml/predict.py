@@ -8,7 +8,6 @@ backend, so a desktop install without torch can still predict from the ONNX pair
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -20,21 +19,13 @@ import numpy as np
 
 from .artifact import FORMAT_VERSION, ModelError, check_meta, public_info
 from .errors import MLError
+from .files import file_sha256, file_sha256_cached
 from .images import ImageSource, load_image
 from .transforms import normalise, softmax, to_square_uint8, top_k
 
 __all__ = ["BACKENDS", "ModelError", "Predictor", "file_sha256", "onnx_paths"]
 
 BACKENDS = ("auto", "onnx", "torch")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def onnx_paths(model_path: str | os.PathLike) -> tuple[Path, Path]:
@@ -79,7 +70,7 @@ def _choose_backend(pt: Path, onnx: Path, sidecar: Path, backend: str) -> str:
         except (OSError, ValueError):
             source = None
         # A model retrained after its export leaves a stale .onnx beside it: use the fresh weights.
-        if source == file_sha256(pt):
+        if source == file_sha256_cached(pt):
             return "onnx"
     return "torch"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ from typing import Any
 import imagehash
 import numpy as np
 
+from ..files import file_sha256
 from ..images import ImageError, load_image
 from ..progress import ProgressFn, StopFn, check_stop, report
 from .layout import REJECTED_DIR, list_class_files, list_classes, read_metadata, require_dataset, update_metadata
@@ -64,14 +64,6 @@ class ScanReport:
             "empty_classes": self.empty_classes,
             "ignored": self.ignored,
         }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _move_rejected(base: Path, rel: str, error: ImageError) -> str:
@@ -176,7 +168,7 @@ def scan(
                 continue
             files[rel] = {
                 "class": cls,
-                "sha256": _sha256(path),
+                "sha256": file_sha256(path),
                 "phash": str(imagehash.phash(img)),
                 "width": img.size[0],
                 "height": img.size[1],
