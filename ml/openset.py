@@ -1,0 +1,142 @@
+"""Honest confidence and "none of my classes": temperature scaling and an open-set score.
+
+Both are fitted at training time on held-out data and travel in the model file's metadata:
+
+    meta["calibration"] = {"temperature": 1.7}
+    meta["open_set"]    = {"method": "energy", "threshold": -4.2, ...}
+
+`calibrated_probabilities(logits, meta)` divides the logits by the temperature before softmax;
+`unknown_scores(logits, features, meta["open_set"])` gives one score per picture (higher: less
+like any training class) and `flag_unknown` compares it with the stored threshold. A model file
+written before this existed has neither key: probabilities use temperature 1 and the unknown flag
+is `None` ("not available"). Pure numpy: the ONNX-only desktop install uses it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import MLError
+
+#: Score methods that need only the logits; the others also need the pooled features.
+LOGIT_METHODS = ("msp", "energy")
+FEATURE_METHODS = ("knn",)
+METHODS = LOGIT_METHODS + FEATURE_METHODS
+
+
+def temperature_of(meta: Mapping[str, Any]) -> float:
+    """The model's fitted softmax temperature (1.0 when it has none)."""
+    value = (meta.get("calibration") or {}).get("temperature", 1.0)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return 1.0
+    return value if np.isfinite(value) and value > 0 else 1.0
+
+
+def softmax_t(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of `logits / temperature`, in float64 for stable small probabilities."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def calibrated_probabilities(logits: np.ndarray, meta: Mapping[str, Any]) -> np.ndarray:
+    """Class probabilities with the model's temperature applied."""
+    return softmax_t(logits, temperature_of(meta))
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature minimising negative log-likelihood on held-out `logits` (Guo et al., 2017)."""
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    if len(y) == 0:
+        return 1.0
+
+    def nll(t: float) -> float:
+        p = softmax_t(z, t)
+        return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1)).mean())
+
+    # NLL is unimodal in log T: a coarse grid, then golden-section refinement around its best point.
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20), 61))
+    best = int(np.argmin([nll(t) for t in grid]))
+    lo, hi = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, len(grid) - 1)])
+    ratio = (np.sqrt(5) - 1) / 2
+    for _ in range(40):
+        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        if nll(np.exp(a)) < nll(np.exp(b)):
+            hi = b
+        else:
+            lo = a
+    return round(float(np.exp((lo + hi) / 2)), 4)
+
+
+def _normalise_rows(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def unknown_scores(logits: np.ndarray, features: np.ndarray | None, params: Mapping[str, Any]) -> np.ndarray:
+    """One open-set score per picture; higher means less like any class the model was trained on."""
+    method = params.get("method")
+    t = float(params.get("temperature", 1.0))
+    z = np.asarray(logits, dtype=np.float64) / t
+    if method == "msp":
+        return -softmax_t(z).max(axis=1)
+    if method == "energy":
+        m = z.max(axis=1, keepdims=True)
+        return -(m[:, 0] + np.log(np.exp(z - m).sum(axis=1)))
+    if method == "knn":
+        if features is None:
+            raise MLError("This model's open-set check needs pooled features, which its export lacks.", code="model_incompatible")
+        bank = np.asarray(params["bank"], dtype=np.float32)
+        k = int(params.get("k", 10))
+        sims = _normalise_rows(features) @ bank.T
+        k = max(1, min(k, bank.shape[0]))
+        kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1]
+        return 1.0 - kth
+    raise MLError(f"Unknown open-set method {method!r}; this version knows {', '.join(METHODS)}.", code="model_incompatible")
+
+
+def flag_unknown(logits: np.ndarray, features: np.ndarray | None, meta: Mapping[str, Any]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(flags, scores) for a batch; both `None` when the model carries no open-set threshold."""
+    params = meta.get("open_set")
+    if not params or "threshold" not in params:
+        return None, None
+    scores = unknown_scores(logits, features, params)
+    return scores > float(params["threshold"]), scores
+
+
+def threshold_for_rate(known_scores: np.ndarray, rate: float) -> float:
+    """The score above which at most `rate` of the known (in-class) held-out pictures fall."""
+    s = np.sort(np.asarray(known_scores, dtype=np.float64))
+    if len(s) == 0:
+        raise MLError("No held-out pictures to choose an open-set threshold on.", code="empty_split")
+    return float(np.quantile(s, 1.0 - rate, method="higher"))
+
+
+def auroc(known_scores: np.ndarray, unknown: np.ndarray) -> float:
+    """Probability that an unknown picture scores above a known one (ties count half)."""
+    a = np.asarray(known_scores, dtype=np.float64)
+    b = np.asarray(unknown, dtype=np.float64)
+    if not len(a) or not len(b):
+        return float("nan")
+    both = np.concatenate([a, b])
+    order = both.argsort(kind="mergesort")
+    ranks = np.empty(len(both))
+    ranks[order] = np.arange(1, len(both) + 1)
+    # Average ranks over ties.
+    _, inverse, counts = np.unique(both, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    ranks = (sums / counts)[inverse]
+    return float((ranks[len(a):].sum() - len(b) * (len(b) + 1) / 2) / (len(a) * len(b)))
+
+
+__all__ = [
+    "METHODS", "auroc", "calibrated_probabilities", "fit_temperature", "flag_unknown", "softmax_t",
+    "temperature_of", "threshold_for_rate", "unknown_scores",
+]
