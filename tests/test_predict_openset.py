@@ -16,15 +16,12 @@ import onnx
 import pytest
 from PIL import Image
 
-from ml.artifact import load_artifact, save_artifact
+from ml.artifact import load_artifact
 from ml.compact import halve_model
 from ml.export import export_onnx
 from ml.predict import ModelError, Prediction, Predictor, onnx_paths
 from ml.transforms import softmax
-from tests.modelgen import one_torch_thread, split_dataset, train_tiny
-
-#: Keys this change added to the model file's metadata; an "old" model file has neither.
-NEW_KEYS = ("calibration", "open_set")
+from tests.modelgen import OPEN_SET_KEYS, one_torch_thread, split_dataset, train_tiny, with_meta
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -37,13 +34,6 @@ def _one_thread():
 def trained(tmp_path_factory):
     root = split_dataset(tmp_path_factory.mktemp("openset") / "animals")
     return root, train_tiny(root, tmp_path_factory.mktemp("models"), name="tiny").model_path
-
-
-def with_meta(src: Path, dest: Path, **meta) -> Path:
-    """A copy of the model file `src` at `dest` without the new keys, then with `meta` set."""
-    old, state = load_artifact(src)
-    save_artifact(dest, state, {k: v for k, v in old.items() if k not in NEW_KEYS} | meta)
-    return dest
 
 
 def class_pictures(root: Path) -> list[Path]:
@@ -85,7 +75,7 @@ def test_prediction_as_dict_is_json_ready():
 def test_old_model_file_predicts_with_unknown_not_available(trained, tmp_path):
     root, model = trained
     old = with_meta(model, tmp_path / "old.pt")
-    assert not set(NEW_KEYS) & set(load_artifact(old)[0])
+    assert not set(OPEN_SET_KEYS) & set(load_artifact(old)[0])
     predictor = Predictor.load(old, backend="torch")
     answer = predictor.classify(class_pictures(root)[2])
     assert answer.unknown is None and answer.unknown_score is None
