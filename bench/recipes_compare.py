@@ -78,9 +78,10 @@ class Data:
     def __init__(self, rows, cache: Path, archs: list[str]):
         loaded = [np.load(cache / f"{a}.npz") for a in archs]
         ok = loaded[0]["ok"]
+        views = min(d["feats"].shape[1] for d in loaded)
         self.rows = [r for r, good in zip(rows, ok) if good]
-        self.feats = np.concatenate([d["feats"].astype(np.float32) for d in loaded], axis=2)
-        self.logits = np.concatenate([d["logits"].astype(np.float32) for d in loaded], axis=2)
+        self.feats = np.concatenate([d["feats"][:, :views].astype(np.float32) for d in loaded], axis=2)
+        self.logits = np.concatenate([d["logits"][:, :views].astype(np.float32) for d in loaded], axis=2)
         self.label = np.array([CLASSES.index(r["label"]) if r["label"] in CLASSES else -1 for r in self.rows])
         group = np.array([r["group"] for r in self.rows])
         source = np.array([r["source"] for r in self.rows])
@@ -177,6 +178,8 @@ def compare(rows, cache: Path) -> None:
         print(f"\n## {key}: selection = train animals5, score dev sources ({d.dev.sum()} photos)")
         print(f"{'recipe':42} {'dev acc':>8} {'dev ECE':>8}")
         for name, recipe in RECIPES.items():
+            if any(V[v] >= d.feats.shape[1] for v in recipe.get("train_views", ()) + recipe.get("test_views", ())):
+                continue
             predict = run_recipe(d, d.a5, recipe)
             r = score(d, predict, d.dev)
             probs = softmax_t(r["logits"])
@@ -185,3 +188,109 @@ def compare(rows, cache: Path) -> None:
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     (out / "recipes.json").write_text(json.dumps(results, indent=1))
+
+
+def openset(rows, cache: Path, archs: list[str], recipe: dict, rate: float = 0.03) -> dict:
+    """Open-set scores on the selection protocol: threshold from an in-source validation part."""
+    d = Data(rows, cache, archs)
+    rng = np.random.default_rng(0)
+    a5 = np.flatnonzero(d.a5)
+    val_idx = rng.choice(a5, size=len(a5) * 15 // 100, replace=False)
+    val = np.zeros(len(d.rows), bool)
+    val[val_idx] = True
+    train = d.a5 & ~val
+    predict = run_recipe(d, train, recipe)
+    zval = predict(val)
+    t = fit_temperature(zval, d.label[val])
+    bank = inputs(d, train, ("center",), False, True)[:, 0]
+    out = {"temperature": t}
+    print(f"\n## open set, {'+'.join(archs)}, T={t}: threshold at {rate:.0%} of in-source validation photos")
+    print(f"{'method':8} {'AUROC dev/oth_a':>16} {'dev flagged':>12} {'others_a flagged':>17} {'others_b flagged':>17}")
+    for method in ("msp", "energy", "knn"):
+        for k in ((1, 5, 20) if method == "knn" else (0,)):
+            params = {"method": method, "temperature": t, "bank": bank, "k": k}
+
+            def s(mask, params=params):
+                f = inputs(d, mask, ("center",), False, False)[:, 0]
+                return unknown_scores(predict(mask), f, params)
+
+            thr = threshold_for_rate(s(val), rate)
+            dev, oa, ob = s(d.dev), s(d.others_a), s(d.others_b)
+            name = f"{method}{k if k else ''}"
+            out[name] = {"auroc": auroc(dev, oa), "dev": float((dev > thr).mean()), "others_a": float((oa > thr).mean()),
+                         "others_b": float((ob > thr).mean())}
+            r = out[name]
+            print(f"{name:8} {r['auroc']:16.4f} {r['dev']:12.3f} {r['others_a']:17.3f} {r['others_b']:17.3f}")
+    return out
+
+
+def _val_split(d: Data, pool: np.ndarray, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    idx = np.flatnonzero(pool)
+    val = np.zeros(len(d.rows), bool)
+    val[rng.choice(idx, size=max(1, round(len(idx) * fraction)), replace=False)] = True
+    return pool & ~val, val
+
+
+def final_protocol(rows, cache: Path, archs: list[str], recipe: dict, k: int = 5, per_class: int = 150,
+                   rate: float = 0.01) -> dict:
+    """The chosen recipe trained on animals5 + dev sources, scored once on the test sources and others_b.
+
+    Leave-one-class-out too: trained without one class, its test-source photos should come out unknown.
+    """
+    from ml.openset import decode_bank, fit_open_set
+
+    d = Data(rows, cache, archs)
+    pool = d.a5 | d.dev
+    train, val = _val_split(d, pool)
+
+    def fitted(train_mask, val_mask, classes):
+        remap = {c: i for i, c in enumerate(classes)}
+        sub_train = train_mask & np.isin(d.label, classes)
+        sub_val = val_mask & np.isin(d.label, classes)
+        lab = d.label.copy()
+        d.label = np.array([remap.get(v, -1) for v in lab])
+        try:
+            predict = run_recipe(d, sub_train, recipe)
+            zval = predict(sub_val)
+            t = fit_temperature(zval, d.label[sub_val])
+            centre = lambda m: inputs(d, m, ("center",), False, False)[:, 0]  # noqa: E731
+            params = fit_open_set(centre(sub_train), d.label[sub_train], centre(sub_val), zval,
+                                  k=k, per_class=per_class, rate=rate)
+        finally:
+            d.label = lab
+        params["bank"] = decode_bank(params["bank"])
+        return predict, t, params, centre
+
+    predict, t, params, centre = fitted(train, val, list(range(len(CLASSES))))
+
+    def unknown(mask):
+        return unknown_scores(predict(mask), centre(mask), params) > params["threshold"]
+
+    z = predict(d.test)
+    probs = softmax_t(z, t)
+    out = {"archs": archs, "recipe": {k2: list(v) if isinstance(v, tuple) else v for k2, v in recipe.items()},
+           "k": k, "per_class": per_class, "rate": rate, "temperature": t, "threshold": params["threshold"],
+           "test_count": int(d.test.sum()), "test_accuracy": float((z.argmax(1) == d.label[d.test]).mean()),
+           "test_ece": ece(probs, d.label[d.test]), "test_ece_uncalibrated": ece(softmax_t(z), d.label[d.test]),
+           "test_flagged_unknown": float(unknown(d.test).mean()),
+           "others_b_flagged": float(unknown(d.others_b).mean()), "others_all_flagged": float(unknown(d.others_a | d.others_b).mean())}
+    zin = predict(val)
+    out["val_accuracy_in_source"] = float((zin.argmax(1) == d.label[val]).mean())
+    accuracy_by_class = {}
+    for c, name in enumerate(CLASSES):
+        m = d.test & (d.label == c)
+        accuracy_by_class[name] = float((z[d.label[d.test] == c].argmax(1) == c).mean()) if m.any() else None
+    out["test_per_class"] = accuracy_by_class
+    loco = {}
+    for c, name in enumerate(CLASSES):
+        keep = [i for i in range(len(CLASSES)) if i != c]
+        p2, _, params2, _ = fitted(train, val, keep)
+        held = d.test & (d.label == c)
+        known = d.test & (d.label != c)
+        s_held = unknown_scores(p2(held), centre(held), params2) > params2["threshold"]
+        s_known = unknown_scores(p2(known), centre(known), params2) > params2["threshold"]
+        loco[name] = {"held_out_flagged": float(s_held.mean()), "known_flagged": float(s_known.mean())}
+    out["leave_one_class_out"] = loco
+    print(json.dumps(out, indent=1))
+    return out
