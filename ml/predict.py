@@ -93,17 +93,22 @@ class Predictor:
         self._runner = runner
 
     @classmethod
-    def load(cls, path: str | os.PathLike, backend: str = "auto", threads: int | None = None) -> Predictor:
-        """Load a model file once per process (cached by path, backend, threads and file times).
+    def load(cls, path: str | os.PathLike, backend: str = "auto", threads: int | None = None,
+             device: str = "cpu") -> Predictor:
+        """Load a model file once per process (cached by path, backend, threads, device and file times).
 
         `threads` caps onnxruntime's intra-op threads for this model (None: onnxruntime's default,
         one per core). A server answering several requests at once should pass 1: each request then
         uses one core instead of every request spinning on all of them (see docs/pages.md).
+        `device` ("cpu", "cuda", "mps", as resolved by `ml.device.pick_device`) is where the torch
+        backend runs; any device but the CPU means the torch backend (onnxruntime runs on the CPU here).
         """
         given = Path(path)
         pt = given.with_suffix(".pt") if given.suffix == ".onnx" else given
         onnx, sidecar = onnx_paths(pt)
-        chosen = _choose_backend(pt, onnx, sidecar, backend)
+        if device != "cpu" and backend == "onnx":
+            raise MLError(f"The ONNX backend runs on the CPU only; use the torch backend on {device}.", code="bad_backend")
+        chosen = _choose_backend(pt, onnx, sidecar, "torch" if device != "cpu" and backend == "auto" else backend)
         main = onnx if chosen == "onnx" else pt
         if not main.is_file():
             if chosen == "onnx":
@@ -112,12 +117,12 @@ class Predictor:
                 )
             raise ModelError(f"Model file not found: {pt}", code="model_missing")
         stamp = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in (main, sidecar))
-        key = (str(main.resolve()), chosen, threads, stamp)
+        key = (str(main.resolve()), chosen, threads, device, stamp)
         with cls._cache_lock:
             cached = cls._cache.get(key)
             if cached is None:
-                cached = cls._open_onnx(onnx, sidecar, threads) if chosen == "onnx" else cls._open_torch(pt)
-                cls._cache = {k: v for k, v in cls._cache.items() if k[:3] != key[:3]}
+                cached = cls._open_onnx(onnx, sidecar, threads) if chosen == "onnx" else cls._open_torch(pt, device)
+                cls._cache = {k: v for k, v in cls._cache.items() if k[:4] != key[:4]}
                 cls._cache[key] = cached
             return cached
 
@@ -128,11 +133,11 @@ class Predictor:
             cls._cache.clear()
 
     @classmethod
-    def _open_torch(cls, pt: Path) -> Predictor:
+    def _open_torch(cls, pt: Path, device: str = "cpu") -> Predictor:
         from .artifact import build_from_artifact
 
         model, meta = build_from_artifact(pt)
-        return cls(meta, pt, "torch", _TorchRunner(model))
+        return cls(meta, pt, "torch", _TorchRunner(model, device))
 
     @classmethod
     def _open_onnx(cls, onnx: Path, sidecar: Path, threads: int | None = None) -> Predictor:
@@ -178,17 +183,18 @@ class Predictor:
 class _TorchRunner:
     """Eager torch inference (one model in eval mode; forward passes are safe across threads)."""
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, device: str = "cpu"):
         import torch
 
-        self.model = model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
+        self.device = torch.device(device)
+        self.model = model.to(self.device, memory_format=torch.channels_last)  # faster convolutions on CPU
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            x = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
-            return self.model(x).float().numpy()
+            x = torch.from_numpy(batch).to(self.device).contiguous(memory_format=torch.channels_last)
+            return self.model(x).float().cpu().numpy()
 
 
 class _OnnxRunner:

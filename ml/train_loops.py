@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .device import CPU, Device
 from .models import FeatureExtractor, backbone_parameters, head_of
 from .progress import ProgressFn, StopFn, check_stop, report
 from .train_cache import CachedSplit
@@ -40,9 +41,9 @@ class LinearProbe:
 
     single_thread = True
 
-    def __init__(self, model: nn.Module, arch: str, mean, std, batch_size: int, augment: bool):
+    def __init__(self, model: nn.Module, arch: str, mean, std, batch_size: int, augment: bool, *, device: Device = CPU):
         self.model, self.arch, self.mean, self.std = model, arch, mean, std
-        self.batch_size, self.augment = batch_size, augment
+        self.batch_size, self.augment, self.device = batch_size, augment, device
         self.trainable = head_of(model, arch)
         # Channels-last runs the convolutions 1.4-2.6x faster on CPU (depthwise ones most).
         model.to(memory_format=torch.channels_last)
@@ -70,12 +71,13 @@ class LinearProbe:
                 pixels = split.pixels[index]
                 if mirror:
                     pixels = pixels[:, :, ::-1, :]
-                with torch.inference_mode():
-                    chunks.append(extractor(to_input(pixels, self.mean, self.std)).clone())
+                with torch.inference_mode(), self.device.autocast():
+                    x = to_input(pixels, self.mean, self.std).to(self.device.torch, non_blocking=True)
+                    chunks.append(extractor(x).float().clone())
                 done += len(index)
                 report(on_progress, "features", done, total, part=name)
             feats = torch.cat(chunks) if chunks else torch.zeros(0)
-            labels = torch.from_numpy(np.asarray(split.labels))
+            labels = torch.from_numpy(np.asarray(split.labels)).to(self.device.torch)
             if mirror:
                 self.features[name] = torch.cat([self.features[name], feats])
                 self.labels[name] = torch.cat([self.labels[name], labels])
@@ -99,18 +101,18 @@ class LinearProbe:
     def logits(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores and labels for a whole prepared split, in eval mode."""
         self.trainable.eval()
-        with torch.inference_mode():
-            return self.trainable(self.features[name]), self.labels[name]
+        with torch.inference_mode(), self.device.autocast():
+            return self.trainable(self.features[name]).float().cpu(), self.labels[name].cpu()
 
 
 class FineTune:
     """Train the whole network on augmented pictures; the backbone learns more slowly than the head."""
 
     def __init__(self, model: nn.Module, arch: str, mean, std, batch_size: int, augment: bool,
-                 image_size: int, warmup_epochs: int, probe_epochs: int = 0):
+                 image_size: int, warmup_epochs: int, probe_epochs: int = 0, *, device: Device = CPU):
         self.model, self.arch, self.mean, self.std = model, arch, mean, std
         self.batch_size, self.augment, self.size, self.warmup = batch_size, augment, image_size, warmup_epochs
-        self.probe_epochs = probe_epochs
+        self.probe_epochs, self.device = probe_epochs, device
         self.trainable = model
         model.to(memory_format=torch.channels_last)
         self.splits: dict[str, CachedSplit] = {}
@@ -143,7 +145,7 @@ class FineTune:
         margin = (train.pixels.shape[1] - self.size) // 2
         centre = CachedSplit(train.pixels[:, margin : margin + self.size, margin : margin + self.size],
                              train.labels, train.files)
-        probe = LinearProbe(self.model, self.arch, self.mean, self.std, self.batch_size, augment=True)
+        probe = LinearProbe(self.model, self.arch, self.mean, self.std, self.batch_size, augment=True, device=self.device)
         probe.prepare({"train": centre}, on_progress, should_stop)
         head = probe.trainable
         optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
@@ -188,7 +190,9 @@ class FineTune:
                 pixels = torch.stack([self._augment(img) for img in pixels])
             elif pixels.shape[-1] != self.size:
                 pixels = torch.nn.functional.interpolate(pixels.float(), size=self.size, mode="bilinear").round().byte()
-            yield self._normalise(pixels), torch.from_numpy(split.labels[index])
+            targets = torch.from_numpy(split.labels[index])
+            yield (self._normalise(pixels).to(self.device.torch, non_blocking=True),
+                   targets.to(self.device.torch, non_blocking=True))
 
     def _normalise(self, pixels: torch.Tensor) -> torch.Tensor:
         m = torch.tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1)
@@ -202,7 +206,8 @@ class FineTune:
         split = self.splits[name]
         self.model.eval()
         chunks = []
-        with torch.inference_mode():
+        with torch.inference_mode(), self.device.autocast():
             for index in _batches(len(split), 64, 0, shuffle=False):
-                chunks.append(self.model(to_input(split.pixels[index], self.mean, self.std)))
+                x = to_input(split.pixels[index], self.mean, self.std).to(self.device.torch, non_blocking=True)
+                chunks.append(self.model(x).float().cpu())
         return torch.cat(chunks), torch.from_numpy(np.asarray(split.labels))
