@@ -144,7 +144,7 @@ def _torch_device(device: str, backend: str) -> str:
 def evaluate(
     model_path: str | os.PathLike,
     dataset_root: str | os.PathLike,
-    part: str | None = "test",
+    part: str | None = None,
     *,
     backend: str = "auto",
     device: str = "auto",
