@@ -71,7 +71,10 @@ class TrainConfig:
     amp: bool = True  # mixed precision (bfloat16/float16 autocast) when the device is CUDA
 
     def resolved(self) -> TrainConfig:
-        """A copy with defaults filled in, or MLError(code="bad_config") naming the bad setting."""
+        """A copy with defaults filled in (image size, device), or MLError naming the bad setting.
+
+        Codes: bad_config, unknown_arch, device_unavailable (cuda or mps asked for, none here).
+        """
         cfg = replace(self, epochs=self.epochs if self.epochs is not None else DEFAULT_EPOCHS.get(self.mode, 10))
         if cfg.probe_epochs is None:
             cfg = replace(cfg, probe_epochs=20 if cfg.mode == "finetune" and cfg.pretrained == "imagenet" else 0)

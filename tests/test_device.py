@@ -107,3 +107,22 @@ def test_onnx_backend_runs_only_on_the_cpu(trained):
     with pytest.raises(MLError) as err:
         Predictor.load(result.model_path, backend="onnx", device="cuda")
     assert err.value.code == "bad_backend" and "torch backend" in err.value.message
+
+
+def test_the_mixed_precision_path_trains_both_modes(monkeypatch, tmp_path):
+    """No GPU here: the same autocast code runs on the CPU in bfloat16, as it would on CUDA."""
+    import ml.train
+    from ml.device import Device
+
+    bf16 = Device("cpu", "bfloat16 autocast on the CPU", "bfloat16")
+    with bf16.autocast():
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    monkeypatch.setattr(ml.train, "pick_device", lambda device, amp=True: bf16)
+    root = split_dataset(tmp_path / "animals")
+    with one_torch_thread():
+        linear = train_tiny(root, tmp_path / "models", name="bf16-linear")
+        finetune = train_tiny(root, tmp_path / "models", name="bf16-finetune", mode="finetune", epochs=1)
+    assert linear.metrics["accuracy"] >= 0.9
+    assert 0.0 <= finetune.metrics["accuracy"] <= 1.0 and len(finetune.history) == 1
+    for result in (linear, finetune):
+        assert load_artifact(result.model_path)[0]["device"]["amp"] == "bfloat16"
