@@ -28,7 +28,10 @@ class BatchError(MLError):
 
 @dataclass
 class BatchRow:
-    """One picture's outcome: its top label and probability, or why it could not be read."""
+    """One picture's outcome: its top label, probability and unknown verdict, or why it could not be read.
+
+    `unknown` is None when the model has no "none of my classes" check.
+    """
 
     path: Path
     name: str
@@ -36,6 +39,8 @@ class BatchRow:
     probability: float = 0.0
     error_code: str = ""
     error: str = ""
+    unknown: bool | None = None
+    unknown_score: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -81,8 +86,9 @@ def classify_files(
             except ImageError as exc:
                 row.error_code, row.error = exc.code, exc.message
         if images:
-            for row, top in zip(good, predictor.predict_many(images, k=1), strict=True):
-                row.label, row.probability = top[0]
+            for row, answer in zip(good, predictor.classify_many(images, k=1), strict=True):
+                row.label, row.probability = answer.top_k[0]
+                row.unknown, row.unknown_score = answer.unknown, answer.unknown_score
         rows.extend(chunk)
         if on_rows is not None:
             on_rows(chunk)
@@ -91,16 +97,21 @@ def classify_files(
 
 
 def write_csv(rows: Iterable[BatchRow], path: str | Path, display: Callable[[str], str] | None = None) -> Path:
-    """Save rows as CSV (UTF-8 with BOM so spreadsheet programs read Chinese labels correctly)."""
+    """Save rows as CSV (UTF-8 with BOM so spreadsheet programs read Chinese labels correctly).
+
+    `unknown` is true/false, or empty when the model has no such check (or the file was unreadable).
+    """
     out = Path(path)
     try:
         with out.open("w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["file", "label", "display_label", "probability", "error"])
+            writer.writerow(["file", "label", "display_label", "probability", "unknown", "unknown_score", "error"])
             for r in rows:
                 shown = display(r.label) if (display and r.ok) else r.label
                 prob = f"{r.probability:.4f}" if r.ok else ""
-                writer.writerow([str(r.path), r.label, shown, prob, r.error])
+                unknown = "" if r.unknown is None else str(r.unknown).lower()
+                score = "" if r.unknown_score is None else f"{r.unknown_score:.4f}"
+                writer.writerow([str(r.path), r.label, shown, prob, unknown, score, r.error])
     except OSError as exc:
         raise BatchError(f"Cannot write {out}: {exc.strerror or exc}.", code="write_failed") from None
     return out

@@ -29,12 +29,19 @@ TOP_K = 3
 
 @dataclass
 class ResultView:
-    """One recognition, ready to draw: (shown label, class name, probability) rows, best first."""
+    """One recognition, ready to draw: (shown label, class name, probability) rows, best first.
+
+    `unknown` is the model's "none of my classes" verdict (None: the model has no such check);
+    `note` says it in words in the current language ("" when the photo passed the check).
+    """
 
     rows: list[tuple[str, str, float]]
     elapsed_ms: float
     model: str
     image: str = ""
+    unknown: bool | None = None
+    unknown_score: float | None = None
+    note: str = ""
 
 
 @dataclass
@@ -89,7 +96,7 @@ class Controller(QObject):
     status = pyqtSignal(str)
     error = pyqtSignal(str, str)  # title, message
     batch_started = pyqtSignal(int)
-    batch_rows = pyqtSignal(list)  # [(file name, shown label, probability or None, note)]
+    batch_rows = pyqtSignal(list)  # [(file name, shown label, probability or None, unknown, note)]
     batch_redrawn = pyqtSignal(list)  # every row again (after a language switch)
     batch_progress = pyqtSignal(int, int)
     batch_running = pyqtSignal(bool)
@@ -168,7 +175,8 @@ class Controller(QObject):
         self.settings.language = lang
         self.language_changed.emit(lang)
         if self.result is not None:
-            self._show_result([(name, p) for _, name, p in self.result.rows], self.result.elapsed_ms)
+            old = self.result
+            self._show_result([(name, p) for _, name, p in old.rows], old.elapsed_ms, old.unknown, old.unknown_score)
         if self.batch_results and self._batch is None:
             self.batch_redrawn.emit([self._row_view(r) for r in self.batch_results])
 
@@ -250,8 +258,8 @@ class Controller(QObject):
 
         def predict():
             started = time.perf_counter()
-            top = predictor.predict(image, k=TOP_K)
-            return top, (time.perf_counter() - started) * 1000
+            answer = predictor.classify(image, k=TOP_K)
+            return answer, (time.perf_counter() - started) * 1000
 
         self.status.emit(self.t("Recognising…"))
         self._run(predict, self._recognised, self._recognise_failed, tag=(self._image_serial, predictor))
@@ -260,14 +268,24 @@ class Controller(QObject):
         serial, predictor = self.sender().tag
         if serial != self._image_serial or predictor is not self.predictor:
             return  # the picture or the model changed while this one ran
-        top, elapsed_ms = outcome
-        self._show_result(top, elapsed_ms)
+        answer, elapsed_ms = outcome
+        self._show_result(answer.top_k, elapsed_ms, answer.unknown, answer.unknown_score)
         self.status.emit("")
 
-    def _show_result(self, top, elapsed_ms: float) -> None:
+    def _show_result(self, top, elapsed_ms: float, unknown: bool | None = None, score: float | None = None) -> None:
         rows = [(self.display_label(name), name, float(p)) for name, p in top]
-        self.result = ResultView(rows, elapsed_ms, self.model_text, self.image.name if self.image else "")
+        self.result = ResultView(rows, elapsed_ms, self.model_text, self.image.name if self.image else "",
+                                 unknown, score, self.unknown_note(rows, unknown))
         self.result_ready.emit(self.result)
+
+    def unknown_note(self, rows, unknown: bool | None) -> str:
+        """The open-set verdict in words: the closest guess when unknown, a small note when not available."""
+        if unknown is None:
+            return self.t("Unknown-photo check not available for this model.")
+        if unknown and rows:
+            return self.t("This photo doesn't look like any animal I know — closest: {label} {percent}",
+                          label=rows[0][0], percent=f"{rows[0][2]:.0%}")
+        return ""
 
     def _recognise_failed(self, exc) -> None:
         self._fail("Recognition failed", exc)
@@ -310,9 +328,11 @@ class Controller(QObject):
         self.batch_rows.emit([self._row_view(r) for r in chunk])
 
     def _row_view(self, r: batchlib.BatchRow) -> tuple:
+        """(file name, shown label, probability or None, unknown verdict in words, note) for the table."""
         if r.ok:
-            return (r.name, self.display_label(r.label), r.probability, "")
-        return (r.name, "", None, f"{self.t('unreadable')}: {r.error}")
+            verdict = self.t("n/a") if r.unknown is None else self.t("yes" if r.unknown else "no")
+            return (r.name, self.display_label(r.label), r.probability, verdict, "")
+        return (r.name, "", None, "", f"{self.t('unreadable')}: {r.error}")
 
     def _batch_end(self, message: str) -> None:
         self._batch = None

@@ -54,6 +54,14 @@ ZH: dict[str, str] = {
     "Saved {path}": "已保存 {path}",
     "Copied {n} pictures into {dest} (originals untouched).": "已复制 {n} 张图片到 {dest}（原文件未改动）。",
     "Model loaded: {name}": "模型已加载：{name}",
+    # "none of my classes"
+    "This photo doesn't look like any animal I know — closest: {label} {percent}":
+        "这张照片不像我认识的任何一种动物 — 最像：{label} {percent}",
+    "Unknown-photo check not available for this model.": "此模型没有“不认识的照片”检查。",
+    "Unknown?": "不认识？",
+    "yes": "是",
+    "no": "否",
+    "n/a": "不适用",
     # dialogs
     "Do you want to exit the program?": "是否要退出程序？",
     "Choose an image": "选择图片",

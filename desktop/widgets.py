@@ -80,6 +80,9 @@ class ResultPanel(QGroupBox):
             self.labels.append(label)
             self.bars.append(bar)
         self.labels[0].setStyleSheet("font-size: 15pt; font-weight: bold;")
+        self.unknown_label = QLabel()  # the open-set verdict: a warning, or a small note
+        self.unknown_label.setWordWrap(True)
+        grid.addWidget(self.unknown_label, TOP_K + 3, 0, 1, 2)
         self.time_label = QLabel()
         self.model_label = QLabel()
         self.model_label.setWordWrap(True)
@@ -95,10 +98,18 @@ class ResultPanel(QGroupBox):
             bar.setValue(0)
             bar.setVisible(False)
         self.time_label.setText("")
+        self.unknown_label.setText("")
+        self.unknown_label.setVisible(False)
         self.placeholder.setVisible(True)
 
-    def show_result(self, rows, time_text: str) -> None:
+    def show_result(self, rows, time_text: str, unknown: bool | None = False, note: str = "") -> None:
+        """Draw the top rows; `note` (the unknown verdict in words) as a warning when `unknown`, else small."""
         self.placeholder.setVisible(False)
+        self.unknown_label.setText(note)
+        self.unknown_label.setStyleSheet(
+            "color: #a15c00; font-weight: bold;" if unknown else "color: #567; font-size: 8pt;"
+        )
+        self.unknown_label.setVisible(bool(note))
         for i, (label, bar) in enumerate(zip(self.labels, self.bars, strict=True)):
             if i < len(rows):
                 shown, _name, prob = rows[i]
@@ -124,7 +135,7 @@ class BatchPanel(QWidget):
     export_clicked = pyqtSignal()
     copy_clicked = pyqtSignal()
 
-    COLUMNS = ("File", "Label", "Probability", "Note")
+    COLUMNS = ("File", "Label", "Probability", "Unknown?", "Note")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -142,7 +153,7 @@ class BatchPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.Stretch)
-        header.setSectionResizeMode(3, QHeaderView.Stretch)
+        header.setSectionResizeMode(self.COLUMNS.index("Note"), QHeaderView.Stretch)
         layout.addWidget(self.table, 1)
         bottom = QHBoxLayout()
         self.progress = QProgressBar()
@@ -180,7 +191,7 @@ class BatchPanel(QWidget):
         self.summary_label.setText("")
 
     def add_rows(self, rows) -> None:
-        for name, shown, prob, note in rows:
+        for name, shown, prob, unknown, note in rows:
             row = self.table.rowCount()
             self.table.insertRow(row)
             self.table.setItem(row, 0, QTableWidgetItem(name))
@@ -188,7 +199,8 @@ class BatchPanel(QWidget):
             prob_item = QTableWidgetItem("" if prob is None else percent(prob))
             prob_item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.table.setItem(row, 2, prob_item)
-            self.table.setItem(row, 3, QTableWidgetItem(note))
+            self.table.setItem(row, 3, QTableWidgetItem(unknown))
+            self.table.setItem(row, 4, QTableWidgetItem(note))
         self.table.scrollToBottom()
 
     def redraw_rows(self, rows) -> None:

@@ -144,7 +144,9 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.single)
 
     def show_result(self, result) -> None:
-        self.single.result_panel.show_result(result.rows, tr("Took {ms:.0f} ms", self.lang, ms=result.elapsed_ms))
+        self.single.result_panel.show_result(
+            result.rows, tr("Took {ms:.0f} ms", self.lang, ms=result.elapsed_ms), result.unknown, result.note
+        )
 
     def clear_result(self) -> None:
         self.single.result_panel.clear()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MLError
+from .openset import temperature_of
 
 FORMAT = "animal-classifier-model"
 FORMAT_VERSION = 1
@@ -181,4 +182,16 @@ def public_info(meta: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]
     info["normalisation"] = {"mean": meta["mean"], "std": meta["std"]}
     info["dataset_fingerprint"] = (meta.get("dataset") or {}).get("fingerprint")
     info["name"] = Path(path).stem
+    info["temperature"] = temperature_of(meta)
+    info["open_set"] = open_set_summary(meta.get("open_set"))
     return info
+
+
+def open_set_summary(params: Any) -> dict[str, Any] | None:
+    """The open-set check's plain settings (method, threshold, ...) and bank size, never the bank; None if absent."""
+    if not isinstance(params, dict) or "threshold" not in params:
+        return None
+    summary = {k: v for k, v in params.items() if isinstance(v, (str, int, float, bool)) or v is None}
+    if isinstance(params.get("bank"), list):
+        summary["bank_size"] = len(params["bank"])
+    return summary

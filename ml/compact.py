@@ -17,6 +17,7 @@ import numpy as np
 
 from .artifact import load_artifact, save_artifact
 from .dataset.layout import write_json_atomic
+from .export import backend_difference
 from .predict import file_sha256, onnx_paths
 
 #: Weight tensors smaller than this stay float32 (biases, BatchNorm statistics): no size to win.
@@ -80,23 +81,8 @@ def halve_model(path: str | os.PathLike) -> dict[str, Any]:
         # The sidecar names the exact .pt it was exported from; the auto backend checks it.
         side |= {"source_sha256": file_sha256(path), "storage": "float16"}
         write_json_atomic(sidecar, side)
-        report["max_prob_diff_torch_vs_onnx"] = _agreement(path)
+        # Same fixed random batch as the export's own check, now on the rounded weights.
+        diffs = backend_difference(path, onnx_path)
+        report["max_prob_diff_torch_vs_onnx"] = diffs["max_abs_diff"]
+        report["max_feature_diff_torch_vs_onnx"] = diffs["max_feature_diff"]
     return report
-
-
-def _agreement(path: Path) -> float:
-    """Largest |p_torch - p_onnx| on a fixed random batch, after halving."""
-    import onnxruntime as ort
-    import torch
-
-    from .artifact import build_from_artifact
-    from .transforms import softmax
-
-    model, meta = build_from_artifact(path)
-    size = int(meta["input_size"])
-    x = np.random.default_rng(0).standard_normal((3, 3, size, size)).astype(np.float32)
-    with torch.inference_mode():
-        expected = softmax(model(torch.from_numpy(x)).numpy())
-    session = ort.InferenceSession(str(onnx_paths(path)[0]), providers=["CPUExecutionProvider"])
-    got = softmax(session.run(None, {session.get_inputs()[0].name: x})[0])
-    return float(np.abs(expected - got).max())

@@ -295,6 +295,27 @@ class FeatureExtractor(nn.Module):
             setattr(self.model, self.head_name, head)
 
 
+class LogitsAndFeatures(nn.Module):
+    """A classifier split at its head: images in, `(logits, pooled features)` out, in one pass.
+
+    It takes the model over: the head moves here and an `nn.Identity` takes its place, so the
+    backbone's output is exactly what `FeatureExtractor` gives. Unlike `FeatureExtractor`, which
+    swaps the head out during each call (fine in a training loop), nothing changes at call time,
+    so threads may share it, and the ONNX export traces both outputs.
+    """
+
+    def __init__(self, model: nn.Module, arch: str):
+        super().__init__()
+        name = get_arch(arch).head_name
+        self.head = getattr(model, name)
+        setattr(model, name, nn.Identity())
+        self.backbone = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.backbone(x)
+        return self.head(features), features
+
+
 def describe() -> list[dict[str, Any]]:
     """One JSON-friendly line per architecture (for CLIs and pages)."""
     return [

@@ -4,14 +4,20 @@ Two backends with identical preprocessing (numpy/PIL, `ml.transforms`) and postp
 onnxruntime when `<stem>.onnx` and its `<stem>.json` metadata sit beside the model file (faster
 on CPU, and needs no torch at all), eager torch otherwise. Torch is imported only by the torch
 backend, so a desktop install without torch can still predict from the ONNX pair.
+
+Both backends give the logits and the pooled features of one forward pass. Probabilities use the
+model's fitted temperature (`ml.openset`); `classify` also says whether the picture looks like none
+of the model's classes (`Prediction.unknown`), or `None` when the model file carries no such check.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +27,64 @@ from .artifact import FORMAT_VERSION, ModelError, check_meta, public_info
 from .errors import MLError
 from .files import file_sha256, file_sha256_cached
 from .images import ImageSource, load_image
-from .transforms import normalise, softmax, to_square_uint8, top_k
+from .openset import FEATURE_METHODS, METHODS, calibrated_probabilities, flag_unknown
+from .transforms import normalise, to_square_uint8, top_k
 
-__all__ = ["BACKENDS", "ModelError", "Predictor", "file_sha256", "onnx_paths"]
+__all__ = ["BACKENDS", "ModelError", "Prediction", "Predictor", "file_sha256", "onnx_paths"]
 
 BACKENDS = ("auto", "onnx", "torch")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One picture's answer: the likeliest `(class, probability)` pairs and the open-set verdict.
+
+    `unknown` is True when the model's open-set check finds the picture like none of its classes,
+    False when it passes, None when the model has no check ("not available"); `unknown_score` is
+    the check's score (higher: less like any class), compared with the threshold in the model file.
+    """
+
+    top_k: list[tuple[str, float]]
+    unknown: bool | None = None
+    unknown_score: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly: `{"top_k": [{"label", "probability"}], "unknown", "unknown_score"}`."""
+        return {
+            "top_k": [{"label": label, "probability": prob} for label, prob in self.top_k],
+            "unknown": self.unknown,
+            "unknown_score": self.unknown_score,
+        }
+
+
+def _usable_open_set(meta: dict[str, Any], has_features: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """`(params ready to score with, None)`, or `(None, why not)`; `(None, None)` for a model without one."""
+    params = meta.get("open_set")
+    if not isinstance(params, dict) or "threshold" not in params:
+        return None, None
+    method = params.get("method")
+    if method not in METHODS:
+        return None, f"open-set method {method!r} is unknown to this version (it knows {', '.join(METHODS)})"
+    try:
+        threshold = float(params["threshold"])
+        temperature = float(params.get("temperature", 1.0))
+    except (TypeError, ValueError):
+        return None, "its open-set threshold or temperature is not a number"
+    if not (np.isfinite(threshold) and np.isfinite(temperature) and temperature > 0):
+        return None, "its open-set threshold or temperature is not a finite number"
+    ready = dict(params)
+    if method in FEATURE_METHODS:
+        if not has_features:
+            return None, "its open-set check needs pooled features, which this ONNX export lacks (export it again)"
+        try:
+            bank = np.asarray(params.get("bank"), dtype=np.float32)
+        except (TypeError, ValueError):
+            bank = np.zeros((0, 0), dtype=np.float32)
+        if bank.ndim != 2 or not bank.size:
+            return None, "its open-set feature bank is missing or not a list of vectors"
+        ready["bank"] = bank  # converted once here, not on every picture
+    return ready, None
 
 
 def onnx_paths(model_path: str | os.PathLike) -> tuple[Path, Path]:
@@ -91,6 +150,12 @@ class Predictor:
         self.std = tuple(float(v) for v in meta["std"])
         self.info: dict[str, Any] = public_info(meta, path) | {"backend": backend}
         self._runner = runner
+        self._open_set, problem = _usable_open_set(meta, runner.has_features)
+        if problem:
+            # Answers still come, without the unknown flag: better than refusing to classify at all.
+            log.warning("%s: unknown-photo check disabled: %s", path.name, problem)
+            self.info["open_set"] = None
+            self.info["open_set_problem"] = problem
 
     @classmethod
     def load(cls, path: str | os.PathLike, backend: str = "auto", threads: int | None = None,
@@ -137,7 +202,7 @@ class Predictor:
         from .artifact import build_from_artifact
 
         model, meta = build_from_artifact(pt)
-        return cls(meta, pt, "torch", _TorchRunner(model, device))
+        return cls(meta, pt, "torch", _TorchRunner(model, meta["arch"], device))
 
     @classmethod
     def _open_onnx(cls, onnx: Path, sidecar: Path, threads: int | None = None) -> Predictor:
@@ -151,11 +216,22 @@ class Predictor:
         pixels = [to_square_uint8(img if hasattr(img, "convert") else load_image(img), self.size) for img in images]
         return normalise(np.stack(pixels), self.mean, self.std)
 
+    @property
+    def has_open_set(self) -> bool:
+        """Whether answers carry an unknown flag (the model file has a usable open-set check)."""
+        return self._open_set is not None
+
+    def forward(self, images: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+        """`(logits, pooled features)` of one forward pass; features are None from a single-output ONNX file."""
+        if not images:
+            return np.zeros((0, len(self.classes)), dtype=np.float32), None
+        return self._runner(self.preprocess(images))
+
     def probabilities(self, images: Sequence[Any]) -> np.ndarray:
-        """Class probabilities, one row per picture."""
+        """Class probabilities (temperature-calibrated when the model has a temperature), one row per picture."""
         if not images:
             return np.zeros((0, len(self.classes)))
-        return softmax(self._runner(self.preprocess(images)))
+        return calibrated_probabilities(self.forward(images)[0], self.meta)
 
     def predict(self, image: ImageSource | Any, k: int = 3) -> list[tuple[str, float]]:
         """The `k` most likely `(class, probability)` pairs for one picture, most likely first."""
@@ -169,6 +245,37 @@ class Predictor:
             out.extend(top_k(self.probabilities(items[start : start + batch_size]), self.classes, k))
         return out
 
+    def classify(self, image: ImageSource | Any, k: int = 3) -> Prediction:
+        """The top-`k` pairs of one picture and whether it looks like none of the model's classes."""
+        return self.classify_many([image], k=k)[0]
+
+    def classify_many(self, images: Iterable[Any], k: int = 3, batch_size: int = 32) -> list[Prediction]:
+        """`classify` for many pictures, run in batches of `batch_size`."""
+        items = list(images)
+        out: list[Prediction] = []
+        for start in range(0, len(items), max(1, batch_size)):
+            logits, features = self.forward(items[start : start + batch_size])
+            flags, scores = self._unknown(logits, features)
+            for i, top in enumerate(top_k(calibrated_probabilities(logits, self.meta), self.classes, k)):
+                out.append(Prediction(
+                    top,
+                    None if flags is None else bool(flags[i]),
+                    None if scores is None else float(scores[i]),
+                ))
+        return out
+
+    def _unknown(self, logits: np.ndarray, features: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self._open_set is None:
+            return None, None
+        bank = self._open_set.get("bank")
+        if isinstance(bank, np.ndarray) and features is not None and features.shape[1] != bank.shape[1]:
+            raise ModelError(
+                f"{self.path.name}: its open-set feature bank holds {bank.shape[1]}-number vectors, but the "
+                f"model gives {features.shape[1]}; the file is inconsistent.",
+                code="model_incompatible",
+            )
+        return flag_unknown(logits, features, {"open_set": self._open_set})
+
     def display_label(self, name: str, lang: str = "en") -> str:
         """The class `name` in language `lang` when the model file names it, else `name` itself."""
         labels = (self.info.get("display_names") or {}).get(lang)
@@ -181,20 +288,26 @@ class Predictor:
 
 
 class _TorchRunner:
-    """Eager torch inference (one model in eval mode; forward passes are safe across threads)."""
+    """Eager torch inference: `(logits, features)` of one pass (eval mode; safe across threads)."""
 
-    def __init__(self, model: Any, device: str = "cpu"):
+    has_features = True
+
+    def __init__(self, model: Any, arch: str, device: str = "cpu"):
         import torch
 
-        self.device = torch.device(device)
-        self.model = model.to(self.device, memory_format=torch.channels_last)  # faster convolutions on CPU
+        from .models import LogitsAndFeatures
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self.device = torch.device(device)
+        # channels-last: faster convolutions on CPU
+        self.model = LogitsAndFeatures(model, arch).eval().to(self.device, memory_format=torch.channels_last)
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         with torch.inference_mode():
             x = torch.from_numpy(batch).to(self.device).contiguous(memory_format=torch.channels_last)
-            return self.model(x).float().cpu().numpy()
+            logits, features = self.model(x)
+            return logits.float().cpu().numpy(), features.float().cpu().numpy()
 
 
 class _OnnxRunner:
@@ -215,6 +328,17 @@ class _OnnxRunner:
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own assorted types
             raise ModelError(f"{path.name} is not a loadable ONNX model ({str(exc)[:200]}).", code="model_corrupt") from None
         self.input_name = self.session.get_inputs()[0].name
+        names = [o.name for o in self.session.get_outputs()]
+        # Exports from before the "features" output have one output, the logits.
+        self.output_names = ["logits" if "logits" in names else names[0]]
+        if "features" in names:
+            self.output_names.append("features")
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: batch})[0]
+    @property
+    def has_features(self) -> bool:
+        """Whether this export also gives the pooled features."""
+        return len(self.output_names) == 2
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        got = self.session.run(self.output_names, {self.input_name: batch})
+        return got[0], (got[1] if len(got) == 2 else None)

@@ -104,3 +104,27 @@ def wait_error_box(qtbot, window):
     """Wait for the non-blocking error dialog and return it."""
     qtbot.waitUntil(lambda: window.error_box is not None and window.error_box.isVisible(), timeout=30_000)
     return window.error_box
+
+
+def make_folder(root, good: int, *, corrupt: bool = True):
+    """`good` pictures, plus (optionally) a truncated JPEG, an HTML page named .png, and a text file."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(good):
+        colour = imagegen.CLASS_COLOURS[i % 2]
+        (root / f"p{i:03d}.jpg").write_bytes(imagegen.encode(imagegen.shapes(900 + i, (80, 60), colour)))
+    if corrupt:
+        (root / "broken.jpg").write_bytes(imagegen.truncated_jpeg())
+        (root / "page.png").write_bytes(imagegen.html_page())
+    (root / "notes.txt").write_text("not a picture name, skipped")
+    (root / ".hidden.jpg").write_bytes(b"skipped")
+    return root
+
+
+def run_batch(qtbot, window, controller, folder):
+    """Choose `folder` through the batch page's button and wait for the batch to end; its message."""
+    from PyQt5.QtCore import Qt
+
+    window.ask_folder = lambda title, start: str(folder)
+    with qtbot.waitSignal(controller.batch_done, timeout=60_000) as done:
+        qtbot.mouseClick(window.batch.choose_button, Qt.LeftButton)
+    return done.args[0]

@@ -9,6 +9,11 @@ from ml.dataset import split
 from tests.imagegen import make_dataset
 
 CLASSES = {"猫": 16, "狗": 16, "牛": 16}
+#: Metadata keys of temperature scaling and the open-set check; a model file from before has neither.
+OPEN_SET_KEYS = ("calibration", "open_set")
+#: Maximum-softmax checks with fixed verdicts: every score (minus the top probability) lies in [-1, 0).
+ALWAYS_UNKNOWN = {"method": "msp", "threshold": -1.01}
+NEVER_UNKNOWN = {"method": "msp", "threshold": 0.0}
 
 
 def split_dataset(root: Path, counts: dict[str, int] | None = None, *, val: float = 0.0) -> Path:
@@ -32,6 +37,15 @@ def train_tiny(root: Path, out: Path, **overrides):
     from ml.train import train
 
     return train(root, out, tiny_config(**overrides))
+
+
+def with_meta(src: Path, dest: Path, **meta) -> Path:
+    """A copy of model file `src` at `dest` without calibration/open-set metadata, then with `meta` set."""
+    from ml.artifact import load_artifact, save_artifact
+
+    old, state = load_artifact(src)
+    save_artifact(dest, state, {k: v for k, v in old.items() if k not in OPEN_SET_KEYS} | meta)
+    return Path(dest)
 
 
 @contextlib.contextmanager

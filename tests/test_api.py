@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import make_app, register_tiny
 from tests.imagegen import encode, shapes, truncated_jpeg
+from tests.modelgen import ALWAYS_UNKNOWN, NEVER_UNKNOWN, with_meta
 
 
 def _upload(data: bytes, name: str = "pic.jpg"):
@@ -164,3 +165,24 @@ def test_openapi_predict_schema_matches_a_real_answer(app, client, tiny_model):
     assert set(error["error"]) == set(schemas["Error"]["properties"]["error"]["required"])
     assert doc["paths"]["/api/v1/predict"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"][
         "properties"]["file"]["maxLength"] == app.config["MAX_CONTENT_LENGTH"]
+
+
+@pytest.mark.parametrize(("open_set", "unknown"), [(None, None), (ALWAYS_UNKNOWN, True), (NEVER_UNKNOWN, False)])
+def test_predict_says_whether_the_picture_is_none_of_the_classes(app, client, tiny_model, tmp_path, open_set, unknown):
+    """`unknown` is true/false from the model's open-set check, null for a model without one."""
+    meta = {"open_set": open_set} if open_set else {}
+    model = with_meta(tiny_model, tmp_path / "checked.pt", **meta)
+    register_tiny(app, model)
+    body = client.post("/api/v1/predict", data=_upload(_jpeg())).get_json()
+    assert body["unknown"] is unknown
+    if open_set is None:
+        assert body["unknown_score"] is None
+    else:  # maximum softmax: minus the top probability
+        assert body["unknown_score"] == pytest.approx(-body["predictions"][0]["probability"], abs=1e-5)
+    assert len(body["predictions"]) == 2  # the closest classes are always given
+
+
+def test_openapi_documents_the_unknown_fields(client):
+    props = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["PredictResponse"]["properties"]
+    assert props["unknown"]["type"] == ["boolean", "null"] and "not available" in props["unknown"]["description"]
+    assert props["unknown_score"]["type"] == ["number", "null"]

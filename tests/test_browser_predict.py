@@ -10,6 +10,7 @@ import pytest
 from tests import browser_support
 from tests.browser_support import activate_model
 from tests.imagegen import encode, shapes
+from tests.modelgen import ALWAYS_UNKNOWN, with_meta
 
 # Fixtures shared by the browser tests (module attributes, so pytest finds them here).
 browser, live_server, page, tiny_model = (
@@ -144,3 +145,23 @@ def test_phone_layout_and_language_switch(live_server, browser):
         assert tab.inner_text("h1") == "数据集"
     finally:
         context.close()
+
+
+def test_unknown_photo_message_and_not_available_note(app, live_server, page, tiny_model, tmp_path):
+    """`unknown: true` shows the closest guess in a sentence; a model without the check says so, small."""
+    activate_model(app, with_meta(tiny_model, tmp_path / "checked.pt", open_set=ALWAYS_UNKNOWN), name="checked")
+    page.goto(live_server.url + "/?lang=zh")
+    _choose(page, "cat.jpg", "image/jpeg", _photo())
+    page.wait_for_selector("#result:not([hidden])")
+    label, percent, _ = _bars(page)[0]
+    shown = re.fullmatch(r"这张照片不像我认识的任何一种动物 — 最像：(.+) (\d+)%", page.inner_text("#unknown"))
+    assert shown and shown[1] == label and abs(int(shown[2]) - percent) <= 0.51  # whole percent of the top bar
+    assert page.is_hidden("#no-unknown-check")
+
+    activate_model(app, with_meta(tiny_model, tmp_path / "old.pt"), name="old")
+    page.goto(live_server.url + "/?lang=en")
+    _choose(page, "cat.jpg", "image/jpeg", _photo())
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.is_hidden("#unknown")
+    assert page.inner_text("#no-unknown-check") == "Unknown-photo check not available for this model."
+    assert not page.js_errors

@@ -109,3 +109,24 @@ def _one_thread():
     """Every test here runs tiny models: one torch thread each."""
     with one_torch_thread():
         yield
+
+
+def test_predict_prints_the_unknown_flag(runner, tiny_model, tmp_path):
+    from tests.imagegen import encode, shapes
+    from tests.modelgen import ALWAYS_UNKNOWN, with_meta
+
+    picture = tmp_path / "p.jpg"
+    picture.write_bytes(encode(shapes(4, (80, 64))))
+    checked = with_meta(tiny_model, tmp_path / "checked.pt", open_set=ALWAYS_UNKNOWN)
+    result = runner.invoke(args=["predict", str(checked), str(picture), "--backend", "torch"])
+    assert result.exit_code == 0, result.output
+    assert "unknown-photo check: msp" in result.output
+    line = [x for x in result.output.splitlines() if x.startswith(str(picture))][0]
+    top = float(line.split(": ", 1)[1].split(", ")[0].split()[1])
+    score = float(line.rsplit("(score ", 1)[1].rstrip(")"))
+    assert "; unknown: yes (score " in line and score == pytest.approx(-top, abs=2e-3)
+
+    old = with_meta(tiny_model, tmp_path / "old.pt")
+    result = runner.invoke(args=["predict", str(old), str(picture), "--backend", "torch"])
+    assert result.exit_code == 0, result.output
+    assert "unknown-photo check: not available" in result.output and line.split(";")[0] + "; unknown: n/a" in result.output

@@ -10,31 +10,9 @@ from PyQt5.QtCore import Qt
 pytest.register_assert_rewrite("tests.desktop_support")
 
 from desktop import batch as batchlib  # noqa: E402
-from tests import imagegen  # noqa: E402
-from tests.desktop_support import DISPLAY, load_model, wait_error_box  # noqa: E402
+from tests.desktop_support import DISPLAY, load_model, make_folder, run_batch, wait_error_box  # noqa: E402
 
 pytest_plugins = ["tests.desktop_support"]
-
-
-def make_folder(root, good: int, *, corrupt: bool = True):
-    """`good` pictures, plus (optionally) a truncated JPEG, an HTML page named .png, and a text file."""
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(good):
-        colour = imagegen.CLASS_COLOURS[i % 2]
-        (root / f"p{i:03d}.jpg").write_bytes(imagegen.encode(imagegen.shapes(900 + i, (80, 60), colour)))
-    if corrupt:
-        (root / "broken.jpg").write_bytes(imagegen.truncated_jpeg())
-        (root / "page.png").write_bytes(imagegen.html_page())
-    (root / "notes.txt").write_text("not a picture name, skipped")
-    (root / ".hidden.jpg").write_bytes(b"skipped")
-    return root
-
-
-def run_batch(qtbot, window, controller, folder):
-    window.ask_folder = lambda title, start: str(folder)
-    with qtbot.waitSignal(controller.batch_done, timeout=60_000) as done:
-        qtbot.mouseClick(window.batch.choose_button, Qt.LeftButton)
-    return done.args[0]
 
 
 def test_batch_over_a_folder_with_corrupt_files_then_export_and_copy(qtbot, app_window, desktop_model, tmp_path):
@@ -47,7 +25,7 @@ def test_batch_over_a_folder_with_corrupt_files_then_export_and_copy(qtbot, app_
     table = window.batch
     assert table.table.rowCount() == 7
     assert table.progress.value() == table.progress.maximum() == 7
-    rows = {table.cell(r, 0): (table.cell(r, 1), table.cell(r, 2), table.cell(r, 3)) for r in range(7)}
+    rows = {table.cell(r, 0): (table.cell(r, 1), table.cell(r, 2), table.cell(r, 4)) for r in range(7)}
     assert rows["broken.jpg"][0] == "" and "unreadable" in rows["broken.jpg"][2] and "corrupt" in rows["broken.jpg"][2]
     assert "not a picture" in rows["page.png"][2]
     for name in (f"p{i:03d}.jpg" for i in range(5)):
@@ -61,7 +39,8 @@ def test_batch_over_a_folder_with_corrupt_files_then_export_and_copy(qtbot, app_
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: spreadsheets read 猫 correctly
     with out.open(encoding="utf-8-sig", newline="") as fh:
         lines = list(csv.DictReader(fh))
-    assert len(lines) == 7 and set(lines[0]) == {"file", "label", "display_label", "probability", "error"}
+    assert len(lines) == 7 and set(lines[0]) == {"file", "label", "display_label", "probability", "unknown",
+                                                 "unknown_score", "error"}
     good = [r for r in lines if not r["error"]]
     assert len(good) == 5 and all(r["label"] in DISPLAY["en"] and 0 < float(r["probability"]) <= 1 for r in good)
 
@@ -77,7 +56,7 @@ def test_batch_over_a_folder_with_corrupt_files_then_export_and_copy(qtbot, app_
     assert table.table.horizontalHeaderItem(1).text() == "类别" and table.table.rowCount() == 7
     shown = {table.cell(r, 0): table.cell(r, 1) for r in range(7)}
     assert {shown[f"p{i:03d}.jpg"] for i in range(5)} <= set(DISPLAY["zh"].values())
-    assert table.cell(0, 3).startswith("无法读取")  # broken.jpg sorts first
+    assert table.cell(0, 4).startswith("无法读取")  # broken.jpg sorts first
 
 
 def test_cancel_stops_the_batch_and_keeps_the_rows_done(qtbot, app_window, desktop_model, tmp_path):

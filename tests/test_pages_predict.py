@@ -102,3 +102,22 @@ def test_script_knows_every_error_code_the_api_documents():
     for code in ("not_image", "empty", "truncated", "too_small", "too_many_pixels", "model_missing", "no_model"):
         assert f"{code}:" in script, code
     assert "413" in script and "429" in script
+
+
+def test_page_carries_the_unknown_photo_texts_in_both_languages(client):
+    zh = client.get("/", headers={"Accept-Language": "zh-CN"}).text
+    message = "This photo doesn't look like any animal I know — closest: %(label)s %(percent)s"
+    assert _script_messages(zh)[message] == "这张照片不像我认识的任何一种动物 — 最像：%(label)s %(percent)s"
+    assert re.search(r'<p id="unknown" class="alert alert-warning" role="status" hidden></p>', zh)
+    assert re.search(r'<p id="no-unknown-check"[^>]*hidden>此模型没有“不认识的照片”检查。</p>', zh)
+    en = client.get("/?lang=en").text
+    assert _script_messages(en)[message] == message
+    assert "Unknown-photo check not available for this model." in en
+
+
+def test_script_shows_the_unknown_verdict_from_the_api():
+    """The script reads the API's `unknown` (true / false / null) and fills the message with the top guess."""
+    script = (WEBAPP / "static" / "predict.js").read_text(encoding="utf-8")
+    assert "data.unknown === true" in script and "data.unknown === null" in script
+    assert "This photo doesn't look like any animal I know — closest: %(label)s %(percent)s" in script
+    assert '$("unknown")' in script and '$("no-unknown-check")' in script

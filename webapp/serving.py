@@ -72,10 +72,11 @@ def loaded_model_id() -> int | None:
 
 
 def predict_upload(data: bytes, *, lang: str = "en") -> dict[str, Any]:
-    """Answer one uploaded picture: top-k labels with probabilities, the model, and the time taken."""
+    """Answer one uploaded picture: top-k labels with probabilities, the unknown flag, the model, the time taken."""
     predictor, row = current_predictor()
     started = time.perf_counter()
-    top = predictor.predict(data, k=int(current_app.config["PREDICT_TOP_K"]))
+    answer = predictor.classify(data, k=int(current_app.config["PREDICT_TOP_K"]))
+    top = answer.top_k
     latency_ms = (time.perf_counter() - started) * 1000.0
     predictions = [{"label": label, "probability": round(float(prob), 6),
                     "display_label": predictor.display_label(label, lang)} for label, prob in top]
@@ -85,6 +86,9 @@ def predict_upload(data: bytes, *, lang: str = "en") -> dict[str, Any]:
         "model": {"id": row.id, "name": row.name, "arch": row.arch or info.get("arch"), "backend": predictor.backend,
                   "accuracy": row.accuracy, "created_at": row.as_dict()["created_at"]},
         "predictions": predictions,
+        # null: this model carries no "none of my classes" check (made before it existed).
+        "unknown": answer.unknown,
+        "unknown_score": None if answer.unknown_score is None else round(answer.unknown_score, 6),
         "latency_ms": round(latency_ms, 2),
     }
 

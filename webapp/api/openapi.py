@@ -32,9 +32,16 @@ SCHEMAS: dict[str, Any] = {
         "id": {"type": "integer"}, "name": {"type": "string"}, "arch": {"type": ["string", "null"]},
         "backend": {"type": "string"}, "accuracy": {"type": ["number", "null"]},
         "created_at": {"type": ["string", "null"], "format": "date-time"}}},
-    "PredictResponse": {"type": "object", "required": ["model", "predictions", "latency_ms"], "properties": {
+    "PredictResponse": {"type": "object", "required": ["model", "predictions", "unknown", "unknown_score", "latency_ms"],
+                        "properties": {
         "model": {"$ref": "#/components/schemas/ModelRef"},
-        "predictions": {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}},
+        "predictions": {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"},
+                        "description": "Most likely first; probabilities use the model's fitted temperature"},
+        "unknown": {"type": ["boolean", "null"], "description": "true: the picture looks like none of the model's "
+                    "classes (the predictions are only the closest ones); false: it passed that check; null: the "
+                    "model has no such check (not available)"},
+        "unknown_score": {"type": ["number", "null"], "description": "The check's score, higher meaning less like "
+                          "any class; unknown is true above the model's threshold. null when not available"},
         "latency_ms": {"type": "number"}}},
     "ModelVersion": {"type": "object", "required": ["id", "name", "classes", "active"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "arch": {"type": ["string", "null"]},

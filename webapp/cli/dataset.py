@@ -86,3 +86,22 @@ def stats_command(path: str, size: int) -> None:
     rows = [[ch, f"{m:.4f}", f"{s:.4f}"] for ch, m, s in zip("RGB", result.mean, result.std)]
     click.echo(table(["channel", "mean", "std"], rows))
     click.echo(f"\n{result.images} training pictures at {size}×{size}" + (f", {result.skipped} unreadable skipped" if result.skipped else ""))
+
+
+@dataset_cli.command("add-from")
+@click.argument("source", type=_existing_folder())
+@click.argument("dest", type=click.Path(file_okay=False, path_type=str))
+@click.option("--only-sources", default="", help="Comma-separated SOURCES.csv sources to take (default: all).")
+@click.option("--exclude-sources", default="", help="Comma-separated SOURCES.csv sources to leave out.")
+@click.option("--prefix", default="add", show_default=True, help="Prefix of the copied file names.")
+def add_from_command(source: str, dest: str, only_sources: str, exclude_sources: str, prefix: str) -> None:
+    """Copy the class folders of SOURCE into DEST, optionally filtered by the sources in SOURCES.csv."""
+    from ml.dataset.merge import add_from
+
+    def names(text: str) -> list[str]:
+        return [s.strip() for s in text.split(",") if s.strip()]
+
+    with friendly_errors():
+        counts = add_from(source, dest, only_sources=names(only_sources) or None,
+                          exclude_sources=names(exclude_sources), prefix=prefix)
+    click.echo(table(["class", "added"], [[c, n] for c, n in sorted(counts.items())] + [["TOTAL", sum(counts.values())]]))

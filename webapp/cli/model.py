@@ -192,23 +192,29 @@ def evaluate_command(model, dataset, part, backend, device, sources, exclude_sou
 @click.option("-k", "--top", "k", type=int, default=3, show_default=True, help="How many labels per picture.")
 @click.option("--lang", default=None, help="Show display names in this language (e.g. zh, en) when the model has them.")
 def predict_command(model, images, backend, k, lang) -> None:
-    """Print the most likely labels with probabilities for each picture."""
+    """Print the most likely labels with probabilities for each picture, and whether it is none of the classes."""
     from ml.errors import MLError
     from ml.predict import Predictor
 
     with friendly_errors():
         predictor = Predictor.load(model, backend=backend)
-    click.echo(f"{predictor.info['name']} ({predictor.info['arch']}, {predictor.backend})", err=True)
+    check = (predictor.info.get("open_set") or {}).get("method") or "not available"
+    click.echo(f"{predictor.info['name']} ({predictor.info['arch']}, {predictor.backend}); unknown-photo check: {check}",
+               err=True)
     failed = 0
     for image in images:
         try:
-            top = predictor.predict(image, k=k)
+            answer = predictor.classify(image, k=k)
         except MLError as exc:
             failed += 1
             click.echo(f"{image}: error: {exc.message}", err=True)
             continue
-        labels = ", ".join(f"{predictor.display_label(c, lang) if lang else c} {p:.3f}" for c, p in top)
-        click.echo(f"{image}: {labels}")
+        labels = ", ".join(f"{predictor.display_label(c, lang) if lang else c} {p:.3f}" for c, p in answer.top_k)
+        if answer.unknown is None:
+            verdict = "unknown: n/a"
+        else:
+            verdict = f"unknown: {'yes' if answer.unknown else 'no'} (score {answer.unknown_score:.3f})"
+        click.echo(f"{image}: {labels}; {verdict}")
     if failed:
         raise click.ClickException(f"{failed} of {len(images)} picture(s) could not be read.")
 

@@ -33,6 +33,9 @@ def shrink_model_command(model: Path) -> None:
             click.echo(f"{r['file']}: {r['bytes_before'] / 1e6:.1f} MB → {r['bytes_after'] / 1e6:.1f} MB")
     if "max_prob_diff_torch_vs_onnx" in report:
         click.echo(f"torch vs onnx after shrinking: max probability difference {report['max_prob_diff_torch_vs_onnx']:.1e}")
+    if report.get("max_feature_diff_torch_vs_onnx") is not None:
+        click.echo(f"torch vs onnx after shrinking: max relative feature difference "
+                   f"{report['max_feature_diff_torch_vs_onnx']:.1e}")
 
 
 @click.command("model-card")

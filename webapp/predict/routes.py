@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import current_app, render_template
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..i18n import messages_for
+from ..i18n import add_translations, messages_for
 from . import bp
 
 #: Upload limit shown and checked in the browser when the app sets none (the server enforces its own).
@@ -15,8 +15,18 @@ DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 #: Where the page script sends the picture (the API blueprint's contract).
 PREDICT_API_URL = "/api/v1/predict"
 
+#: Shown above the guesses when the model finds the photo like none of its classes (API `unknown: true`).
+UNKNOWN_MESSAGE = "This photo doesn't look like any animal I know — closest: %(label)s %(percent)s"
+#: Shown small under the guesses when the model has no such check (API `unknown: null`).
+NO_CHECK_MESSAGE = "Unknown-photo check not available for this model."
+add_translations("zh", {
+    UNKNOWN_MESSAGE: "这张照片不像我认识的任何一种动物 — 最像：%(label)s %(percent)s",
+    NO_CHECK_MESSAGE: "此模型没有“不认识的照片”检查。",
+})
+
 #: Every text the page script may show, translated on the server and handed over as JSON.
 SCRIPT_MESSAGES = (
+    UNKNOWN_MESSAGE,
     "Recognising…",
     "Model",
     "Time taken",

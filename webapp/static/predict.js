@@ -84,7 +84,21 @@
     return String(name) + arch;
   }
 
+  // The model's "none of my classes" verdict: true, false, or null when the model has no such check.
+  function showUnknown(data) {
+    const top = (data.predictions || [])[0];
+    const unknown = data.unknown === true && top;
+    $("unknown").hidden = !unknown;
+    $("unknown").textContent = unknown
+      ? t("This photo doesn't look like any animal I know — closest: %(label)s %(percent)s",
+          { label: top.display_label || top.label, percent: Math.round(top.probability * 100) + "%" })
+      : "";
+    $("no-unknown-check").hidden = !(data.unknown === null || data.unknown === undefined);
+    result.classList.toggle("is-unknown", Boolean(unknown));
+  }
+
   function showResult(data) {
+    showUnknown(data);
     list.replaceChildren();
     for (const p of data.predictions || []) {
       const item = template.content.firstElementChild.cloneNode(true);

@@ -1,0 +1,187 @@
+"""Recipes scored on cached frozen features (see bench/recipes.py for the protocol)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.recipes import CLASSES, TEST_SOURCES, VIEWS
+from ml.openset import auroc, fit_temperature, softmax_t, threshold_for_rate, unknown_scores
+
+V = {name: i for i, name in enumerate(VIEWS)}
+
+
+def fit_head(x: np.ndarray, y: np.ndarray, weight_decay: float, epochs: int = 300, smoothing: float = 0.0):
+    """Multinomial logistic regression (full batch, L-BFGS, L2 on weights)."""
+    torch.manual_seed(0)
+    xt = torch.from_numpy(x.astype(np.float32))
+    yt = torch.from_numpy(y.astype(np.int64))
+    head = torch.nn.Linear(x.shape[1], len(CLASSES))
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    opt = torch.optim.LBFGS(head.parameters(), lr=1, max_iter=epochs, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(head(xt), yt, label_smoothing=smoothing)
+        loss = loss + weight_decay * head.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    w, b = head.weight.detach().numpy(), head.bias.detach().numpy()
+    return lambda f: f.astype(np.float32) @ w.T + b
+
+
+def fit_head_adam(x: np.ndarray, y: np.ndarray, weight_decay: float = 1e-4, epochs: int = 30, smoothing: float = 0.0):
+    """The product's linear probe: AdamW 1e-3, batch 32, cosine schedule (ml.train defaults)."""
+    torch.manual_seed(0)
+    xt = torch.from_numpy(x.astype(np.float32))
+    yt = torch.from_numpy(y.astype(np.int64))
+    head = torch.nn.Linear(x.shape[1], len(CLASSES))
+    torch.nn.init.normal_(head.weight, std=0.01)
+    torch.nn.init.zeros_(head.bias)
+    steps = epochs * ((len(y) + 31) // 32)
+    opt = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    rng = np.random.default_rng(0)
+    for _ in range(epochs):
+        order = torch.from_numpy(rng.permutation(len(y)))
+        for i in range(0, len(y), 32):
+            idx = order[i : i + 32]
+            loss = torch.nn.functional.cross_entropy(head(xt[idx]), yt[idx], label_smoothing=smoothing)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    w, b = head.weight.detach().numpy(), head.bias.detach().numpy()
+    return lambda f: f.astype(np.float32) @ w.T + b
+
+
+def ece(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
+    conf, pred = probs.max(1), probs.argmax(1)
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            total += m.mean() * abs((pred[m] == y[m]).mean() - conf[m].mean())
+    return float(total)
+
+
+class Data:
+    """Cached features of one or more backbones, with the photo catalogue."""
+
+    def __init__(self, rows, cache: Path, archs: list[str]):
+        loaded = [np.load(cache / f"{a}.npz") for a in archs]
+        ok = loaded[0]["ok"]
+        self.rows = [r for r, good in zip(rows, ok) if good]
+        self.feats = np.concatenate([d["feats"].astype(np.float32) for d in loaded], axis=2)
+        self.logits = np.concatenate([d["logits"].astype(np.float32) for d in loaded], axis=2)
+        self.label = np.array([CLASSES.index(r["label"]) if r["label"] in CLASSES else -1 for r in self.rows])
+        group = np.array([r["group"] for r in self.rows])
+        source = np.array([r["source"] for r in self.rows])
+        self.a5 = group == "animals5"
+        self.test = np.isin(source, TEST_SOURCES)
+        self.dev = (group == "more") & ~self.test
+        cats = sorted({r["label"] for r in self.rows if r["group"] == "others"})
+        pick = set(cats[0::2])  # alternate categories: threshold half vs scoring half
+        self.others_a = np.array([r["group"] == "others" and r["label"] in pick for r in self.rows])
+        self.others_b = np.array([r["group"] == "others" and r["label"] not in pick for r in self.rows])
+
+
+def inputs(d: Data, mask: np.ndarray, views: tuple[str, ...], use_logits: bool, l2: bool):
+    f = d.feats[mask][:, [V[v] for v in views]]
+    if l2:
+        f = f / np.linalg.norm(f, axis=2, keepdims=True)
+    if use_logits:
+        f = np.concatenate([f, d.logits[mask][:, [V[v] for v in views]] / 10.0], axis=2)
+    return f
+
+
+def run_recipe(d: Data, train_mask, recipe: dict):
+    train_views = recipe.get("train_views", ("center", "flip"))
+    x = inputs(d, train_mask, train_views, recipe.get("logits", False), recipe.get("l2", False))
+    n, v, dim = x.shape
+    y = np.repeat(d.label[train_mask], v)
+    fit = fit_head_adam if recipe.get("adam") else fit_head
+    predict_linear = fit(x.reshape(n * v, dim), y, recipe.get("wd", 1e-3), smoothing=recipe.get("ls", 0.0))
+
+    def predict(mask):
+        tv = recipe.get("test_views", ("center",))
+        f = inputs(d, mask, tv, recipe.get("logits", False), recipe.get("l2", False))
+        z = np.stack([predict_linear(f[:, i]) for i in range(f.shape[1])], 1)
+        return z.mean(1)
+
+    return predict
+
+
+RECIPES = {
+    "LP centre": {"train_views": ("center",)},
+    "LP centre+flip (current linear)": {},
+    "LP 8 views": {"train_views": VIEWS},
+    "LP centre+flip, AdamW 30 ep (product today)": {"adam": True, "wd": 1e-4},
+    "LP 8 views, AdamW 30 ep": {"train_views": VIEWS, "adam": True, "wd": 1e-4},
+    "LP 8 views, TTA flip": {"train_views": VIEWS, "test_views": ("center", "flip")},
+    "LP 8 views, TTA flip+squash": {"train_views": VIEWS, "test_views": ("center", "flip", "squash")},
+    "LP 8 views + ImageNet logits": {"train_views": VIEWS, "logits": True},
+    "LP 8 views + logits, TTA flip": {"train_views": VIEWS, "logits": True, "test_views": ("center", "flip")},
+    "LP 8 views, l2-norm": {"train_views": VIEWS, "l2": True, "wd": 1e-4},
+    "LP 8 views, wd 1e-2": {"train_views": VIEWS, "wd": 1e-2},
+    "LP 8 views, wd 1e-4": {"train_views": VIEWS, "wd": 1e-4},
+    "LP 8 views, ls 0.1": {"train_views": VIEWS, "ls": 0.1},
+}
+
+
+def score(d: Data, predict, mask) -> dict:
+    z = predict(mask)
+    y = d.label[mask]
+    acc = float((z.argmax(1) == y).mean())
+    return {"acc": round(acc, 4), "n": int(mask.sum()), "logits": z}
+
+
+def openset_table(d: Data, predict, id_mask, val_mask, ood_masks, d_train_mask, recipe) -> dict:
+    """AUROC and flagged rates for each open-set score, threshold at 3% of held-out known photos."""
+    zval = predict(val_mask)
+    t = fit_temperature(zval, d.label[val_mask])
+    out = {"temperature": t}
+    bank = inputs(d, d_train_mask, ("center",), False, True)[:, 0]
+    for method in ("msp", "energy", "knn"):
+        params = {"method": method, "temperature": t, "bank": bank, "k": 10}
+
+        def s(mask, params=params):
+            f = inputs(d, mask, ("center",), False, False)[:, 0]
+            return unknown_scores(predict(mask), f, params)
+
+        known = s(id_mask)
+        thr = threshold_for_rate(s(val_mask), 0.03)
+        row = {"threshold": round(thr, 4), "known_flagged": round(float((known > thr).mean()), 4)}
+        for name, m in ood_masks.items():
+            u = s(m)
+            row[f"{name}_auroc"] = round(auroc(known, u), 4)
+            row[f"{name}_flagged"] = round(float((u > thr).mean()), 4)
+        out[method] = row
+    return out
+
+
+def compare(rows, cache: Path) -> None:
+    results = {}
+    for archs in (["efficientnet_lite0"], ["efficientnet_lite2"], ["efficientnet_lite0", "efficientnet_lite2"]):
+        if not all((cache / f"{a}.npz").exists() for a in archs):
+            continue
+        d = Data(rows, cache, archs)
+        key = "+".join(a.replace("efficientnet_", "") for a in archs)
+        print(f"\n## {key}: selection = train animals5, score dev sources ({d.dev.sum()} photos)")
+        print(f"{'recipe':42} {'dev acc':>8} {'dev ECE':>8}")
+        for name, recipe in RECIPES.items():
+            predict = run_recipe(d, d.a5, recipe)
+            r = score(d, predict, d.dev)
+            probs = softmax_t(r["logits"])
+            results[f"{key} | {name}"] = {"dev_acc": r["acc"], "dev_ece": round(ece(probs, d.label[d.dev]), 4)}
+            print(f"{name:42} {r['acc']:8.4f} {results[f'{key} | {name}']['dev_ece']:8.4f}")
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "recipes.json").write_text(json.dumps(results, indent=1))
