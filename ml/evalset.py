@@ -12,7 +12,6 @@ broken down by source and a test can be restricted to sources that training neve
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -23,13 +22,8 @@ import numpy as np
 
 from .calibration import expected_calibration_error, top1
 from .dataset.layout import list_class_files, list_classes, read_split, require_dataset
+from .dataset.sources import SOURCES_FILE, UNLISTED, read_sources
 from .errors import DatasetError
-
-SOURCES_FILE = "SOURCES.csv"
-#: The source of a picture that SOURCES.csv does not list.
-UNLISTED = "(not in SOURCES.csv)"
-#: Columns SOURCES.csv must have: the picture's path under the root, and where it came from.
-SOURCE_COLUMNS = ("staged_path", "source_repo")
 
 
 @dataclass
@@ -47,30 +41,6 @@ class EvalSet:
     def source_of(self, rel: str) -> str:
         """Where the picture at `rel` came from (UNLISTED when SOURCES.csv does not say)."""
         return self.sources.get(rel, UNLISTED)
-
-
-def read_sources(root: str | os.PathLike) -> dict[str, str]:
-    """`{staged_path: source_repo}` from the root's SOURCES.csv; empty when there is none."""
-    path = Path(root) / SOURCES_FILE
-    if not path.is_file():
-        return {}
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in SOURCE_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DatasetError(
-                    f"{path} lacks the column(s) {', '.join(missing)}; it needs {', '.join(SOURCE_COLUMNS)}.",
-                    code="bad_sources",
-                )
-            out = {}
-            for row in reader:
-                rel = (row.get("staged_path") or "").strip().replace("\\", "/").removeprefix("./")
-                if rel:
-                    out[rel] = (row.get("source_repo") or "").strip() or UNLISTED
-            return out
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{path} cannot be read as UTF-8 CSV ({exc}).", code="bad_sources") from None
 
 
 def split_part(root: str | os.PathLike, part: str, model_classes: Sequence[str]) -> EvalSet:
@@ -158,8 +128,9 @@ def choose_sources(chosen: EvalSet, only: str | Sequence[str] | None = None,
     return replace(chosen, rows=rows, notes=[*chosen.notes, note], filters=filters)
 
 
-def per_source(chosen: EvalSet, files: Sequence[str], labels: Sequence[int], probs: np.ndarray) -> dict[str, Any]:
-    """Accuracy, ECE and per-class accuracy for each source of the scored `files` (empty without sources)."""
+def per_source(chosen: EvalSet, files: Sequence[str], labels: Sequence[int], probs: np.ndarray,
+               unknown: np.ndarray | None = None) -> dict[str, Any]:
+    """Accuracy, ECE, per-class accuracy (and unknown rate) for each source of the scored `files` (empty without sources)."""
     if not chosen.sources:
         return {}
     y = np.asarray(labels, dtype=np.int64)
@@ -179,4 +150,6 @@ def per_source(chosen: EvalSet, files: Sequence[str], labels: Sequence[int], pro
             "mean_confidence": round(float(conf[inside].mean()), 4),
             "per_class": classes,
         }
+        if unknown is not None:
+            out[source]["unknown_rate"] = round(float(np.asarray(unknown)[inside].mean()), 4)
     return out

@@ -108,7 +108,7 @@ def write_report(model_path: str | os.PathLike, metrics: dict[str, Any], tag: st
 
 
 def choose_rows(dataset_root: str | os.PathLike, classes: list[str], part: str | None = None, *,
-                sources: str | list[str] | None = None, exclude_sources: str | list[str] | None = None,
+                only_sources: str | list[str] | None = None, exclude_sources: str | list[str] | None = None,
                 skip_unknown_classes: bool = False) -> EvalSet:
     """The pictures to score: a split part, or (`part` "all", or None on an unsplit folder) every class folder."""
     if part not in (None, *EVAL_PARTS):
@@ -120,7 +120,7 @@ def choose_rows(dataset_root: str | os.PathLike, classes: list[str], part: str |
         chosen = class_folders(root, classes, skip_unknown=skip_unknown_classes)
     else:
         chosen = split_part(root, part, classes)
-    return choose_sources(chosen, sources, exclude_sources)
+    return choose_sources(chosen, only_sources, exclude_sources)
 
 
 def _report_tag(chosen: EvalSet, kind: str) -> str | None:
@@ -149,7 +149,7 @@ def evaluate(
     backend: str = "auto",
     device: str = "auto",
     batch_size: int = 32,
-    sources: str | list[str] | None = None,
+    only_sources: str | list[str] | None = None,
     exclude_sources: str | list[str] | None = None,
     skip_unknown_classes: bool = False,
     kind: str = "unknown",
@@ -161,7 +161,7 @@ def evaluate(
     """Score a model file on a split part or a folder of class folders; write metrics, confusion, reliability.
 
     `part` None picks the test part of a split dataset and every picture of an unsplit folder;
-    "all" scores every picture in the class folders either way. `sources`/`exclude_sources` keep or
+    "all" scores every picture in the class folders either way. `only_sources`/`exclude_sources` keep or
     drop pictures by the source SOURCES.csv names; `kind` ("in_source", "out_of_source") is recorded.
     """
     from .predict import Predictor
@@ -170,10 +170,10 @@ def evaluate(
         raise MLError(f"kind must be one of {', '.join(EVAL_KINDS)}, not {kind!r}.", code="bad_config")
     torch_device = _torch_device(device, backend)
     predictor = Predictor.load(model_path, backend=backend, device=torch_device)
-    chosen = choose_rows(dataset_root, predictor.classes, part, sources=sources, exclude_sources=exclude_sources,
+    chosen = choose_rows(dataset_root, predictor.classes, part, only_sources=only_sources, exclude_sources=exclude_sources,
                          skip_unknown_classes=skip_unknown_classes)
     root, rows = chosen.root, chosen.rows
-    labels, files, probs, skipped = [], [], [], []
+    labels, files, probs, flags, skipped = [], [], [], [], []
     report(on_progress, "evaluate", 0, len(rows))
     for start in range(0, len(rows), batch_size):
         images, batch = [], []
@@ -186,7 +186,9 @@ def evaluate(
                 continue
             batch.append((rel, label))
         if images:
-            probs.append(predictor.probabilities(images))
+            batch_probs, batch_flags = _score(predictor, images)
+            probs.append(batch_probs)
+            flags.append(batch_flags)
             files += [r for r, _ in batch]
             labels += [lab for _, lab in batch]
         report(on_progress, "evaluate", min(start + batch_size, len(rows)), len(rows))
@@ -194,9 +196,30 @@ def evaluate(
         raise DatasetError(f"None of the {len(rows)} pictures to evaluate in {root} could be read.",
                            code="empty_split")
     probs = np.concatenate(probs)
+    unknown = np.concatenate(flags) if predictor.has_open_set else None
     metrics = compute_metrics(labels, probs, predictor.classes, files)
     metrics |= {"part": chosen.part, "kind": kind, "dataset": str(root), "backend": predictor.backend,
-                "device": "cpu" if predictor.backend == "onnx" else torch_device, "per_source": per_source(chosen, files, labels, probs),
+                "device": "cpu" if predictor.backend == "onnx" else torch_device,
+                "unknown": _unknown_summary(predictor, unknown),
+                "per_source": per_source(chosen, files, labels, probs, unknown),
                 "sources": chosen.filters, "notes": chosen.notes, "skipped": skipped}
     metrics["files"] = write_report(model_path, metrics, tag or _report_tag(chosen, kind), out_dir)
     return metrics
+
+
+def _score(predictor, images: list) -> tuple[np.ndarray, np.ndarray | None]:
+    """Prediction's probabilities, one row per picture, and its unknown flags when the model has the check."""
+    if not predictor.has_open_set:
+        return predictor.probabilities(images), None
+    classes = predictor.classes
+    answers = predictor.classify_many(images, k=len(classes), batch_size=len(images))
+    probs = np.array([[dict(a.top_k)[c] for c in classes] for a in answers])
+    return probs, np.array([bool(a.unknown) for a in answers])
+
+
+def _unknown_summary(predictor, unknown: np.ndarray | None) -> dict[str, Any]:
+    """How many of these photos of known classes the open-set check called unknown (lower is better)."""
+    if unknown is None:
+        return {"available": False}
+    return {"available": True, "method": (predictor.info.get("open_set") or {}).get("method"),
+            "flagged": int(unknown.sum()), "rate": round(float(unknown.mean()), 4)}

@@ -9,12 +9,21 @@ import numpy as np
 import pytest
 
 from ml.calibration import bin_index, calibration, expected_calibration_error, reliability_bins
+from ml.dataset.sources import UNLISTED, read_sources
 from ml.errors import DatasetError, MLError
-from ml.evalset import UNLISTED, EvalSet, choose_sources, class_folders, per_source, read_sources
+from ml.evalset import EvalSet, choose_sources, class_folders, per_source
 from ml.evaluate import evaluate, report_files
 from ml.predict import Predictor
 from tests.imagegen import CLASS_COLOURS, encode, html_page, shapes, truncated_jpeg
-from tests.modelgen import CLASSES, one_torch_thread, split_dataset, train_tiny
+from tests.modelgen import (
+    ALWAYS_UNKNOWN,
+    CLASSES,
+    NEVER_UNKNOWN,
+    one_torch_thread,
+    split_dataset,
+    train_tiny,
+    with_meta,
+)
 
 #: The colour each class was trained with (tests.modelgen tints classes in CLASSES order).
 COLOUR = {name: CLASS_COLOURS[i] for i, name in enumerate(CLASSES)}
@@ -188,7 +197,7 @@ def test_folder_evaluation_scores_every_readable_picture_of_known_classes(model,
 
 def test_only_some_sources_as_an_out_of_source_test(model, photos, tmp_path):
     with one_torch_thread():
-        metrics = evaluate(model, photos, sources="siteA", kind="out_of_source", skip_unknown_classes=True,
+        metrics = evaluate(model, photos, only_sources="siteA", kind="out_of_source", skip_unknown_classes=True,
                            out_dir=tmp_path)
     assert metrics["count"] == 3 and [s["file"] for s in metrics["skipped"]] == ["猫/broken.jpg"]
     assert metrics["sources"] == {"only": ["siteA"]} and list(metrics["per_source"]) == ["siteA"]
@@ -198,6 +207,20 @@ def test_only_some_sources_as_an_out_of_source_test(model, photos, tmp_path):
         rest = evaluate(model, photos, exclude_sources=["siteA"], skip_unknown_classes=True, tag="rest", out_dir=tmp_path)
     assert rest["count"] == 7 and set(rest["per_source"]) == {"图库乙", UNLISTED}
     assert (tmp_path / "tiny.rest.metrics.json").is_file()
+
+
+def test_the_unknown_rate_on_photos_of_known_classes(model, photos, tmp_path):
+    """Photos of the model's own classes flagged "none of these": the open-set check's false alarms."""
+    rates = {}
+    for name, open_set in (("always", ALWAYS_UNKNOWN), ("never", NEVER_UNKNOWN), ("without", None)):
+        path = with_meta(model, tmp_path / f"{name}.pt", **({"open_set": open_set} if open_set else {}))
+        with one_torch_thread():
+            metrics = evaluate(path, photos, skip_unknown_classes=True, backend="torch", out_dir=tmp_path)
+        rates[name] = metrics["unknown"]
+        if open_set:
+            assert {s["unknown_rate"] for s in metrics["per_source"].values()} == {rates[name]["rate"]}
+    assert rates["always"] == {"available": True, "method": "msp", "flagged": 10, "rate": 1.0}
+    assert rates["never"]["flagged"] == 0 and rates["without"] == {"available": False}
 
 
 def test_nothing_to_evaluate_and_bad_options_are_explained(model, tmp_path):
@@ -234,7 +257,7 @@ def test_flask_evaluate_on_a_folder(runner, model, photos, tmp_path):
     result = runner.invoke(args=["evaluate", str(model), str(photos), "--out", str(tmp_path)])
     assert result.exit_code == 1 and "马" in result.output
     result = runner.invoke(args=["evaluate", str(model), str(photos), "--skip-unknown-classes", "--out", str(tmp_path),
-                                 "--sources", "siteA,图库乙", "--kind", "out_of_source", "--device", "cpu"])
+                                 "--only-sources", "siteA,图库乙", "--kind", "out_of_source", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "photos (out-of-source): accuracy" in out and "over 9 pictures" in out
@@ -242,6 +265,7 @@ def test_flask_evaluate_on_a_folder(runner, model, photos, tmp_path):
     assert "图库乙" in out and "siteA" in out and "ECE" in out
     assert "note: skipped class folder(s) the model does not know: 马" in out
     assert "skipped: 猫/broken.jpg" in out
+    assert "unknown: not available" in out
     assert "reliability diagram:" in out and (tmp_path / "tiny.photos.out_of_source.reliability.png").is_file()
-    result = runner.invoke(args=["evaluate", str(model), str(photos), "--skip-unknown-classes", "--sources", "nowhere"])
+    result = runner.invoke(args=["evaluate", str(model), str(photos), "--skip-unknown-classes", "--only-sources", "nowhere"])
     assert result.exit_code == 1 and "Unknown source(s) nowhere" in result.output

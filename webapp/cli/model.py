@@ -65,10 +65,18 @@ def _print_metrics(metrics: dict) -> None:
     if "ece" in metrics:
         click.echo(f"calibration: expected calibration error {metrics['ece']:.4f} "
                    f"({len(metrics.get('reliability') or [])} bins), mean confidence {metrics['mean_confidence']:.4f}")
+    unknown = metrics.get("unknown") or {}
+    if unknown.get("available"):
+        click.echo(f"unknown: {unknown['flagged']} of {metrics['count']} photos of known classes flagged as none of "
+                   f"them ({unknown['rate']:.1%}, {unknown['method']})")
+    elif unknown:
+        click.echo("unknown: not available (this model file has no open-set check)")
     per_source = metrics.get("per_source") or {}
     if per_source:
-        click.echo("\n" + table(["source", "pictures", "accuracy", "ECE"],
-                                [[name, m["count"], f"{m['accuracy']:.3f}", f"{m['ece']:.3f}"] for name, m in per_source.items()]))
+        flagged = unknown.get("available", False)
+        click.echo("\n" + table(["source", "pictures", "accuracy", "ECE", *(["unknown"] if flagged else [])],
+                                [[name, m["count"], f"{m['accuracy']:.3f}", f"{m['ece']:.3f}",
+                                  *([f"{m['unknown_rate']:.1%}"] if flagged else [])] for name, m in per_source.items()]))
     for note in metrics.get("notes") or []:
         click.echo(f"note: {note}")
     skipped = metrics.get("skipped") or []
@@ -164,7 +172,7 @@ def train_command(dataset, arch, pretrained, mode, epochs, lr, backbone_lr_facto
 @click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True)
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="Where the torch backend runs; auto: CUDA, then MPS, then the CPU.")
-@click.option("--sources", help="Score only pictures of these sources (comma separated, as SOURCES.csv names them).")
+@click.option("--only-sources", help="Score only pictures of these sources (comma separated, as SOURCES.csv names them).")
 @click.option("--exclude-sources", help="Leave out pictures of these sources (comma separated).")
 @click.option("--skip-unknown-classes", is_flag=True, help="Skip class folders the model does not know instead of failing.")
 @click.option("--kind", type=click.Choice(EVAL_KINDS), default="unknown", show_default=True,
@@ -172,13 +180,13 @@ def train_command(dataset, arch, pretrained, mode, epochs, lr, backbone_lr_facto
 @click.option("--tag", help="Name the report files <model>.<tag>.metrics.json (default: the folder's name).")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the report files; default beside the model.")
 @with_appcontext
-def evaluate_command(model, dataset, part, backend, device, sources, exclude_sources, skip_unknown_classes, kind,
+def evaluate_command(model, dataset, part, backend, device, only_sources, exclude_sources, skip_unknown_classes, kind,
                      tag, out) -> None:
     """Score a model file on a split part or any folder of class folders: quality, calibration, sources."""
     from ml.evaluate import evaluate
 
     with friendly_errors(), progress_bars() as bars:
-        metrics = evaluate(model, _dataset_path(dataset), part, backend=backend, device=device, sources=sources,
+        metrics = evaluate(model, _dataset_path(dataset), part, backend=backend, device=device, only_sources=only_sources,
                            exclude_sources=exclude_sources, skip_unknown_classes=skip_unknown_classes, kind=kind,
                            tag=tag, out_dir=out, on_progress=bars)
     bars.close()
