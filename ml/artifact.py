@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MLError
-from .openset import temperature_of
+from .openset import bank_size, temperature_of
 
 FORMAT = "animal-classifier-model"
 FORMAT_VERSION = 1
@@ -192,6 +192,7 @@ def open_set_summary(params: Any) -> dict[str, Any] | None:
     if not isinstance(params, dict) or "threshold" not in params:
         return None
     summary = {k: v for k, v in params.items() if isinstance(v, (str, int, float, bool)) or v is None}
-    if isinstance(params.get("bank"), list):
-        summary["bank_size"] = len(params["bank"])
+    size = bank_size(params.get("bank"))
+    if size is not None:
+        summary["bank_size"] = size
     return summary

@@ -14,6 +14,7 @@ is `None` ("not available"). Pure numpy: the ONNX-only desktop install uses it t
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,6 +76,32 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return round(float(np.exp((lo + hi) / 2)), 4)
 
 
+def encode_bank(vectors: np.ndarray) -> dict[str, Any]:
+    """A feature bank as compact JSON: float16 bytes in base64, with its shape (a quarter of a float list)."""
+    arr = np.ascontiguousarray(np.asarray(vectors, dtype="<f2"))
+    return {"dtype": "float16", "shape": list(arr.shape), "base64": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+def decode_bank(bank: Any) -> np.ndarray:
+    """A bank given as `encode_bank` output or as a list of vectors, as a float32 matrix (ValueError if neither)."""
+    if isinstance(bank, dict):
+        try:
+            shape = tuple(int(v) for v in bank["shape"])
+            raw = base64.b64decode(bank["base64"], validate=True)
+            arr = np.frombuffer(raw, dtype="<f2").reshape(shape)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"unreadable feature bank ({exc})") from None
+        return arr.astype(np.float32)
+    return np.asarray(bank, dtype=np.float32)
+
+
+def bank_size(bank: Any) -> int | None:
+    """How many vectors a stored bank holds, without decoding it."""
+    if isinstance(bank, dict) and isinstance(bank.get("shape"), list) and bank["shape"]:
+        return int(bank["shape"][0])
+    return len(bank) if isinstance(bank, list) else None
+
+
 def _normalise_rows(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
@@ -93,7 +120,7 @@ def unknown_scores(logits: np.ndarray, features: np.ndarray | None, params: Mapp
     if method == "knn":
         if features is None:
             raise MLError("This model's open-set check needs pooled features, which its export lacks.", code="model_incompatible")
-        bank = np.asarray(params["bank"], dtype=np.float32)
+        bank = params["bank"] if isinstance(params["bank"], np.ndarray) else decode_bank(params["bank"])
         k = int(params.get("k", 10))
         sims = _normalise_rows(features) @ bank.T
         k = max(1, min(k, bank.shape[0]))
@@ -109,6 +136,47 @@ def flag_unknown(logits: np.ndarray, features: np.ndarray | None, meta: Mapping[
         return None, None
     scores = unknown_scores(logits, features, params)
     return scores > float(params["threshold"]), scores
+
+
+#: Defaults of the open-set check fitted by `ml.train` (chosen on held-out sources: docs/model.md).
+KNN_K = 5
+BANK_PER_CLASS = 150
+UNKNOWN_RATE = 0.01
+
+
+def fit_open_set(
+    train_features: np.ndarray,
+    train_labels: np.ndarray,
+    val_features: np.ndarray,
+    val_logits: np.ndarray,
+    *,
+    k: int = KNN_K,
+    per_class: int = BANK_PER_CLASS,
+    rate: float = UNKNOWN_RATE,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """A k-nearest-neighbour open-set check: a bank of training features and a threshold from validation.
+
+    The score of a picture is 1 − (cosine similarity to its k-th nearest bank vector); the threshold
+    lets through all but `rate` of the held-out validation pictures, which are all known classes.
+    """
+    feats = np.asarray(train_features, dtype=np.float32)
+    labels = np.asarray(train_labels, dtype=np.int64)
+    if not len(val_features):
+        raise MLError("No validation pictures to fit the open-set check on.", code="empty_split")
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        keep.append(np.sort(rng.choice(idx, size=min(per_class, len(idx)), replace=False)))
+    bank = _normalise_rows(feats[np.concatenate(keep)])
+    # Round through float16 now, so the threshold is fitted on exactly the bank the model file stores.
+    bank = bank.astype(np.float16).astype(np.float32)
+    params: dict[str, Any] = {"method": "knn", "k": int(min(k, len(bank))), "bank": bank}
+    scores = unknown_scores(val_logits, val_features, params)
+    params |= {"threshold": round(threshold_for_rate(scores, rate), 6), "rate": rate, "fitted_on": int(len(scores)),
+               "bank": encode_bank(bank)}
+    return params
 
 
 def threshold_for_rate(known_scores: np.ndarray, rate: float) -> float:
@@ -137,6 +205,6 @@ def auroc(known_scores: np.ndarray, unknown: np.ndarray) -> float:
 
 
 __all__ = [
-    "METHODS", "auroc", "calibrated_probabilities", "fit_temperature", "flag_unknown", "softmax_t",
+    "METHODS", "auroc", "bank_size", "decode_bank", "encode_bank", "fit_open_set", "calibrated_probabilities", "fit_temperature", "flag_unknown", "softmax_t",
     "temperature_of", "threshold_for_rate", "unknown_scores",
 ]

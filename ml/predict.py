@@ -27,7 +27,7 @@ from .artifact import FORMAT_VERSION, ModelError, check_meta, public_info
 from .errors import MLError
 from .files import file_sha256, file_sha256_cached
 from .images import ImageSource, load_image
-from .openset import FEATURE_METHODS, METHODS, calibrated_probabilities, flag_unknown
+from .openset import FEATURE_METHODS, METHODS, calibrated_probabilities, decode_bank, flag_unknown
 from .transforms import normalise, to_square_uint8, top_k
 
 __all__ = ["BACKENDS", "ModelError", "Prediction", "Predictor", "file_sha256", "onnx_paths"]
@@ -78,7 +78,7 @@ def _usable_open_set(meta: dict[str, Any], has_features: bool) -> tuple[dict[str
         if not has_features:
             return None, "its open-set check needs pooled features, which this ONNX export lacks (export it again)"
         try:
-            bank = np.asarray(params.get("bank"), dtype=np.float32)
+            bank = decode_bank(params.get("bank"))
         except (TypeError, ValueError):
             bank = np.zeros((0, 0), dtype=np.float32)
         if bank.ndim != 2 or not bank.size:

@@ -28,7 +28,8 @@ from .device import pick_device
 from .errors import DatasetError, MLError
 from .evaluate import compute_metrics, write_report
 from .models import build_model, get_arch
-from .progress import ProgressFn, StopFn
+from .openset import UNKNOWN_RATE, calibrated_probabilities, fit_open_set, fit_temperature
+from .progress import ProgressFn, StopFn, report
 from .settings import from_known_fields
 from .train_cache import cache_split, check_classes_on_disk
 from .train_loops import FineTune, LinearProbe
@@ -67,6 +68,8 @@ class TrainConfig:
     display_names: dict[str, list[str]] | None = None
     name: str | None = None  # model file stem; default "<arch>-<mode>-<time>"
     resume: bool = False
+    open_set: bool = True  # fit the "none of my classes" check and the temperature on validation pictures
+    unknown_rate: float = UNKNOWN_RATE  # share of known validation pictures the check may call unknown
     device: str = "auto"  # auto | cpu | cuda | mps; auto: CUDA, then MPS, then the CPU
     amp: bool = True  # mixed precision (bfloat16/float16 autocast) when the device is CUDA
 
@@ -94,6 +97,7 @@ class TrainConfig:
             (32 <= cfg.image_size <= 1024, "image_size must be between 32 and 1024"),
             (0 <= cfg.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
             (0 <= cfg.val_fraction < 0.5, "val_fraction must be in [0, 0.5)"),
+            (0 < cfg.unknown_rate < 0.5, "unknown_rate must be in (0, 0.5)"),
             (min(cfg.warmup_epochs, cfg.patience, cfg.probe_epochs) >= 0, "warmup, probe and patience epochs must be >= 0"),
         ]
         for ok, message in checks:
@@ -200,6 +204,22 @@ def _load_resume(run_dir: Path, cfg: TrainConfig) -> dict[str, Any] | None:
     return state
 
 
+def _fit_confidence(cfg: TrainConfig, loop, splits, on_progress) -> dict[str, Any]:
+    """Temperature and open-set check fitted on the validation part (none without one)."""
+    if not cfg.open_set or "val" not in splits:
+        return {"calibration": None, "open_set": None}
+    report(on_progress, "calibrate", 0, 1)
+    val_logits, val_labels = loop.logits("val")
+    temperature = fit_temperature(val_logits.float().numpy(), val_labels.numpy())
+    train_features, train_labels = loop.centre_features("train")
+    val_features, _ = loop.centre_features("val")
+    open_set = fit_open_set(train_features.numpy(), train_labels.numpy(), val_features.numpy(),
+                            val_logits.float().numpy(), rate=cfg.unknown_rate, seed=cfg.seed)
+    report(on_progress, "calibrate", 1, 1, temperature=temperature)
+    return {"calibration": {"temperature": temperature, "fitted_on": len(val_labels)},
+            "open_set": open_set | {"temperature": temperature}}
+
+
 def train(
     dataset_root,
     out_dir,
@@ -272,9 +292,10 @@ def train(
 
     # Score the best epoch on the held-out test part (val, or train as a last resort).
     run.restore_best()
+    meta |= _fit_confidence(cfg, loop, splits, on_progress)
     part = "test" if "test" in splits else ("val" if "val" in splits else "train")
     logits, labels = loop.logits(part)
-    probs = torch.softmax(logits.float(), 1).numpy()
+    probs = calibrated_probabilities(logits.float().numpy(), meta)
     metrics = compute_metrics(labels.numpy(), probs, classes, splits[part].files)
     metrics |= {"part": part, "dataset": str(root), "backend": "torch", "skipped": splits[part].skipped}
     run.log_confusion(metrics)

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from .device import CPU, Device
-from .models import FeatureExtractor, backbone_parameters, head_of
+from .frozen import feature_runner
+from .models import backbone_parameters, head_of
 from .progress import ProgressFn, StopFn, check_stop, report
 from .train_cache import CachedSplit
 
@@ -51,13 +52,16 @@ class LinearProbe:
             p.requires_grad_(False)
         self.features: dict[str, torch.Tensor] = {}
         self.labels: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+        self.engine = "torch"
 
     def param_groups(self, lr: float, backbone_factor: float) -> list[dict]:
         return [{"params": list(self.trainable.parameters()), "lr": lr, "name": "head"}]
 
     def prepare(self, splits: dict[str, CachedSplit], on_progress: ProgressFn | None, should_stop: StopFn | None) -> None:
         """Run the backbone once over every split (and mirrored training pictures when augmenting)."""
-        extractor = FeatureExtractor(self.model, self.arch).eval()
+        size = next(iter(splits.values())).pixels.shape[1]
+        extract, self.engine = feature_runner(self.model, self.arch, size, device=self.device)
         jobs = [(name, split, False) for name, split in splits.items()]
         if self.augment and "train" in splits:
             jobs.append(("train", splits["train"], True))
@@ -71,9 +75,7 @@ class LinearProbe:
                 pixels = split.pixels[index]
                 if mirror:
                     pixels = pixels[:, :, ::-1, :]
-                with torch.inference_mode(), self.device.autocast():
-                    x = to_input(pixels, self.mean, self.std).to(self.device.torch, non_blocking=True)
-                    chunks.append(extractor(x).float().clone())
+                chunks.append(extract(to_input(pixels, self.mean, self.std)))
                 done += len(index)
                 report(on_progress, "features", done, total, part=name)
             feats = torch.cat(chunks) if chunks else torch.zeros(0)
@@ -83,6 +85,7 @@ class LinearProbe:
                 self.labels[name] = torch.cat([self.labels[name], labels])
             else:
                 self.features[name], self.labels[name] = feats, labels
+                self.counts[name] = len(labels)
 
     def steps_per_epoch(self) -> int:
         return len(_batches(len(self.labels["train"]), self.batch_size, 0))
@@ -97,6 +100,11 @@ class LinearProbe:
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.trainable(inputs)
+
+    def centre_features(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled features and labels of a split's centre views (no mirrored copies), on the CPU."""
+        n = self.counts[name]
+        return self.features[name][:n].cpu(), self.labels[name][:n].cpu()
 
     def logits(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores and labels for a whole prepared split, in eval mode."""
@@ -201,6 +209,18 @@ class FineTune:
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.model(inputs)
+
+    def centre_features(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled features and labels of a split's centre squares, from the trained backbone, on the CPU."""
+        split = self.splits[name]
+        margin = (split.pixels.shape[1] - self.size) // 2
+        self.model.eval()
+        extract, _ = feature_runner(self.model, self.arch, self.size, device=self.device)
+        chunks = []
+        for index in _batches(len(split), 64, 0, shuffle=False):
+            pixels = split.pixels[index][:, margin : margin + self.size, margin : margin + self.size]
+            chunks.append(extract(to_input(pixels, self.mean, self.std)).cpu())
+        return torch.cat(chunks), torch.from_numpy(np.asarray(split.labels))
 
     def logits(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         split = self.splits[name]

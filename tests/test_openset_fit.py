@@ -1,0 +1,101 @@
+"""Fitting honest confidence and the "none of my classes" check, at training time and on its own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ml.artifact import load_artifact
+from ml.errors import MLError
+from ml.openset import decode_bank, encode_bank, fit_open_set, fit_temperature, unknown_scores
+from ml.predict import Predictor
+from tests.modelgen import one_torch_thread, split_dataset, train_tiny
+
+
+def _clusters(n: int, rng, centres):
+    labels = rng.integers(0, len(centres), n)
+    return centres[labels] + 0.05 * rng.standard_normal((n, centres.shape[1])), labels
+
+
+def test_knn_check_flags_far_points_and_lets_known_ones_through():
+    rng = np.random.default_rng(0)
+    centres = np.eye(8)[:3] * 4
+    train_x, train_y = _clusters(300, rng, centres)
+    val_x, _ = _clusters(100, rng, centres)
+    params = fit_open_set(train_x, train_y, val_x, np.zeros((100, 3)), k=5, per_class=40, rate=0.02)
+    assert params["method"] == "knn" and params["fitted_on"] == 100 and params["rate"] == 0.02
+    assert decode_bank(params["bank"]).shape == (120, 8)  # at most per_class vectors of each class
+    known_x, _ = _clusters(500, rng, centres)
+    far = np.eye(8)[5:] * 4 + 0.05 * rng.standard_normal((3, 8))
+    p = params | {"bank": decode_bank(params["bank"])}
+    known, unknown = unknown_scores(np.zeros((500, 3)), known_x, p), unknown_scores(np.zeros((3, 3)), far, p)
+    assert (known > params["threshold"]).mean() <= 0.06
+    assert (unknown > params["threshold"]).all()
+
+
+def test_bank_encoding_round_trips_through_float16():
+    bank = np.random.default_rng(1).standard_normal((7, 5)).astype(np.float32)
+    encoded = encode_bank(bank)
+    assert encoded["shape"] == [7, 5] and isinstance(encoded["base64"], str)
+    np.testing.assert_allclose(decode_bank(encoded), bank, rtol=1e-3, atol=1e-3)
+    with pytest.raises(ValueError):
+        decode_bank({"shape": [2, 2], "base64": "not base64!"})
+
+
+def test_fit_temperature_softens_overconfident_logits():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 4, 2000)
+    logits = rng.standard_normal((2000, 4))
+    logits[np.arange(2000), labels] += 2.0
+    logits[rng.random(2000) < 0.3] = rng.standard_normal((1, 4))  # 30% noise: accuracy well below confidence
+    assert fit_temperature(logits * 5, labels) > 2.5
+    assert fit_temperature(logits, labels) == pytest.approx(fit_temperature(logits * 5, labels) / 5, rel=0.05)
+
+
+def test_fit_open_set_needs_validation_pictures():
+    with pytest.raises(MLError) as info:
+        fit_open_set(np.ones((4, 3)), np.array([0, 0, 1, 1]), np.zeros((0, 3)), np.zeros((0, 2)))
+    assert info.value.code == "empty_split"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = split_dataset(tmp_path_factory.mktemp("os") / "animals", val=0.2)
+    with one_torch_thread():
+        result = train_tiny(root, tmp_path_factory.mktemp("models"), name="os")
+    return root, result
+
+
+def test_training_stores_temperature_and_knn_check(trained):
+    root, result = trained
+    meta, _ = load_artifact(result.model_path)
+    assert meta["calibration"]["temperature"] > 0
+    check = meta["open_set"]
+    assert check["method"] == "knn" and np.isfinite(check["threshold"])
+    val_count = len((root / "val.txt").read_text(encoding="utf-8").splitlines())
+    assert check["fitted_on"] == val_count > 0
+    assert decode_bank(check["bank"]).shape[1] == 1280
+
+
+def test_trained_model_lets_its_own_validation_pictures_through(trained):
+    root, result = trained
+    predictor = Predictor.load(result.model_path, backend="torch")
+    rels = [line.split("\t")[0] for line in (root / "val.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
+    answers = predictor.classify_many([root / rel for rel in rels])
+    flagged = sum(a.unknown for a in answers)
+    assert all(a.unknown is not None for a in answers)
+    # The threshold lets all but 1% of validation pictures through; scoring again must agree.
+    assert flagged <= max(1, round(0.01 * len(answers)))
+    # A picture unlike every class (flat mid-grey) scores above the typical validation picture.
+    grey = predictor.classify(Image.new("RGB", (80, 64), (128, 128, 128)))
+    assert grey.unknown_score > np.median([a.unknown_score for a in answers])
+
+
+def test_training_without_the_check_stores_neither(trained, tmp_path):
+    root, _ = trained
+    with one_torch_thread():
+        result = train_tiny(root, tmp_path, name="plain", open_set=False)
+    meta, _ = load_artifact(result.model_path)
+    assert meta["calibration"] is None and meta["open_set"] is None
+    assert Predictor.load(result.model_path, backend="torch").classify(root / "猫" / "0000.jpg").unknown is None
