@@ -18,11 +18,12 @@ from .runner import JobContext, run_job
 
 
 def run(dataset: str, arch: str = "resnet18", mode: str = "finetune", pretrained: str = "imagenet", epochs: int = 10,
-        lr: float = 1e-3, batch_size: int = 32, image_size: int | None = None) -> dict:
+        lr: float = 1e-3, batch_size: int = 32, image_size: int | None = None, device: str = "auto") -> dict:
     """RQ entry point ("jobs.train.run")."""
 
     def body(ctx: JobContext) -> dict:
         from ml.dataset import read_split
+        from ml.device import pick_device
         from ml.errors import DatasetError
         from ml.evaluate import evaluate
         from ml.export import export_onnx
@@ -36,9 +37,11 @@ def run(dataset: str, arch: str = "resnet18", mode: str = "finetune", pretrained
         partial = models / f".partial-{ctx.job_id}"
         name = f"{dataset}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}-{ctx.job_id[:6]}"
         fields = {"arch": arch, "mode": mode, "pretrained": pretrained, "epochs": epochs, "lr": lr,
-                  "batch_size": batch_size, "name": name}
+                  "batch_size": batch_size, "name": name, "device": device}
         if image_size:
             fields["image_size"] = image_size
+        chosen = pick_device(device)
+        ctx.log(f"device: {chosen.label}")
         try:
             result = train(root, partial, TrainConfig(**fields), on_progress=ctx.on_progress, should_stop=ctx.should_stop)
             ctx.log(f"trained: accuracy {result.metrics.get('accuracy')}")
@@ -46,8 +49,8 @@ def run(dataset: str, arch: str = "resnet18", mode: str = "finetune", pretrained
             metrics = dict(result.metrics)
             try:
                 if "per_class" not in metrics:  # ml.train usually scores the test part itself
-                    metrics.update(evaluate(result.model_path, root, part="test", on_progress=ctx.on_progress,
-                                            should_stop=ctx.should_stop))
+                    metrics.update(evaluate(result.model_path, root, part="test", device=chosen.type,
+                                            on_progress=ctx.on_progress, should_stop=ctx.should_stop))
             except DatasetError as exc:
                 ctx.log(f"evaluation skipped: {exc.message}")
             final = models / name
@@ -61,7 +64,8 @@ def run(dataset: str, arch: str = "resnet18", mode: str = "finetune", pretrained
         row = register_model(model_path, name=name, arch=arch, classes=classes, metrics=_jsonable(metrics),
                              dataset_fingerprint=fingerprint, job_id=ctx.job_id)
         ctx.log(f"registered model version {row.id} ({name}); accuracy {metrics.get('accuracy')}")
-        return {"model_id": row.id, "name": name, "accuracy": metrics.get("accuracy"), "path": str(model_path)}
+        return {"model_id": row.id, "name": name, "accuracy": metrics.get("accuracy"), "path": str(model_path),
+                "device": chosen.label}
 
     return run_job(body)
 

@@ -1,28 +1,44 @@
-"""How good is a model: accuracy, top-k, per-class precision/recall/F1, confusion matrix, mistakes.
+"""How good is a model: accuracy, top-k, per-class precision/recall/F1, calibration, per source.
 
-`evaluate(model_path, dataset_root)` scores a model file on a split part with the very same
-preprocessing as prediction, and writes `<stem>.metrics.json` and `<stem>.confusion.png` beside it.
+`evaluate(model_path, dataset_root)` scores a model file with the very same preprocessing and
+probabilities as prediction (`Predictor`), on a split part or on any folder of class folders
+(`ml.evalset`), and writes `<stem>.metrics.json`, `<stem>.confusion.png` and
+`<stem>.reliability.png` beside it (`<stem>.<folder>[.<kind>].*` for a folder or chosen sources,
+so scoring other photos never overwrites the test-part figures the model card reads).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .dataset.layout import read_split, require_dataset, write_json_atomic
-from .errors import DatasetError
+from .calibration import calibration
+from .choices import EVAL_KINDS, EVAL_PARTS
+from .dataset.layout import CLASSES_FILE, require_dataset, write_json_atomic
+from .errors import DatasetError, MLError
+from .evalset import EvalSet, choose_sources, class_folders, per_source, split_part
 from .images import ImageError, load_image
 from .progress import ProgressFn, StopFn, check_stop, report
 
 
-def report_paths(model_path: str | os.PathLike) -> tuple[Path, Path]:
-    """Where evaluation writes its results for a model file: `<stem>.metrics.json`, `<stem>.confusion.png`."""
+def report_files(model_path: str | os.PathLike, tag: str | None = None,
+                 out_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Where evaluation writes its results: `<stem>[.<tag>].metrics.json`, `.confusion.png`, `.reliability.png`."""
     path = Path(model_path)
-    return path.with_name(path.stem + ".metrics.json"), path.with_name(path.stem + ".confusion.png")
+    base = (Path(out_dir) if out_dir else path.parent) / (path.stem + (f".{tag}" if tag else ""))
+    return {kind: base.with_name(base.name + suffix) for kind, suffix in
+            (("metrics", ".metrics.json"), ("confusion", ".confusion.png"), ("reliability", ".reliability.png"))}
+
+
+def report_paths(model_path: str | os.PathLike, tag: str | None = None) -> tuple[Path, Path]:
+    """Where evaluation writes its results for a model file: `<stem>.metrics.json`, `<stem>.confusion.png`."""
+    files = report_files(model_path, tag)
+    return files["metrics"], files["confusion"]
 
 
 def compute_metrics(
@@ -69,48 +85,95 @@ def compute_metrics(
         "per_class": per_class,
         "classes": list(classes),
         "confusion": confusion.tolist(),
+        **calibration(y, probs),
         "misclassified": mistakes,
     }
 
 
-def write_report(model_path: str | os.PathLike, metrics: dict[str, Any]) -> dict[str, str]:
-    """Save metrics JSON and the confusion heatmap beside the model; return their paths."""
-    from .plots import render_confusion
+def write_report(model_path: str | os.PathLike, metrics: dict[str, Any], tag: str | None = None,
+                 out_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """Save metrics JSON, the confusion heatmap and the reliability diagram; return their paths."""
+    from .plots import render_confusion, render_reliability
 
-    metrics_path, png_path = report_paths(model_path)
-    render_confusion(metrics["confusion"], metrics["classes"], png_path, title=f"{Path(model_path).stem}: {metrics.get('part', '')}")
-    files = {"metrics": str(metrics_path), "confusion": str(png_path)}
-    write_json_atomic(metrics_path, metrics | {"files": files})
+    paths = report_files(model_path, tag, out_dir)
+    paths["metrics"].parent.mkdir(parents=True, exist_ok=True)
+    title = f"{Path(model_path).stem}: {tag or metrics.get('part', '')}"
+    render_confusion(metrics["confusion"], metrics["classes"], paths["confusion"], title=title)
+    files = {"metrics": str(paths["metrics"]), "confusion": str(paths["confusion"])}
+    if metrics.get("reliability"):
+        render_reliability(metrics["reliability"], paths["reliability"], title=title, ece=metrics.get("ece"))
+        files["reliability"] = str(paths["reliability"])
+    write_json_atomic(paths["metrics"], metrics | {"files": files})
     return files
+
+
+def choose_rows(dataset_root: str | os.PathLike, classes: list[str], part: str | None = None, *,
+                only_sources: str | list[str] | None = None, exclude_sources: str | list[str] | None = None,
+                skip_unknown_classes: bool = False) -> EvalSet:
+    """The pictures to score: a split part, or (`part` "all", or None on an unsplit folder) every class folder."""
+    if part not in (None, *EVAL_PARTS):
+        raise MLError(f"part must be one of {', '.join(EVAL_PARTS)}, not {part!r}.", code="bad_config")
+    root = require_dataset(dataset_root)
+    if part is None:
+        part = "test" if (root / CLASSES_FILE).is_file() else "all"
+    if part == "all":
+        chosen = class_folders(root, classes, skip_unknown=skip_unknown_classes)
+    else:
+        chosen = split_part(root, part, classes)
+    return choose_sources(chosen, only_sources, exclude_sources)
+
+
+def _report_tag(chosen: EvalSet, kind: str) -> str | None:
+    """A split part reports as `<stem>.metrics.json` (what the model card reads); a folder under its own name."""
+    if chosen.part != "all" and not chosen.filters:
+        return None
+    parts = [chosen.root.resolve().name, *([chosen.part] if chosen.part != "all" else []),
+             *([kind] if kind != "unknown" else [])]
+    return ".".join(re.sub(r"[^\w-]+", "_", p) for p in parts)
+
+
+def _torch_device(device: str, backend: str) -> str:
+    """Where the torch backend runs: `device` resolved, or the CPU when onnxruntime was asked for."""
+    if backend == "onnx" and device in ("auto", "cpu"):
+        return "cpu"  # onnxruntime runs on the CPU here, and needs no torch to find that out
+    from .device import pick_device
+
+    return pick_device(device, amp=False).type
 
 
 def evaluate(
     model_path: str | os.PathLike,
     dataset_root: str | os.PathLike,
-    part: str = "test",
+    part: str | None = None,
     *,
     backend: str = "auto",
+    device: str = "auto",
     batch_size: int = 32,
+    only_sources: str | list[str] | None = None,
+    exclude_sources: str | list[str] | None = None,
+    skip_unknown_classes: bool = False,
+    kind: str = "unknown",
+    tag: str | None = None,
+    out_dir: str | os.PathLike | None = None,
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
 ) -> dict[str, Any]:
-    """Score a model file on one split part; writes metrics.json + confusion.png beside the model."""
-    from .artifact import ModelError
-    from .predict import Predictor
-    from .train_cache import check_classes_on_disk
+    """Score a model file on a split part or a folder of class folders; write metrics, confusion, reliability.
 
-    root = require_dataset(dataset_root)
-    classes, rows = read_split(root, part)
-    if not rows:
-        raise DatasetError(f"The {part} split of {root} is empty: nothing to evaluate.", code="empty_split")
-    predictor = Predictor.load(model_path, backend=backend)
-    if list(classes) != predictor.classes:
-        raise ModelError(
-            f"The model knows classes {predictor.classes}, the dataset has {classes}: they must match.",
-            code="model_incompatible",
-        )
-    check_classes_on_disk(root, classes)
-    labels, files, probs, skipped = [], [], [], []
+    `part` None picks the test part of a split dataset and every picture of an unsplit folder;
+    "all" scores every picture in the class folders either way. `only_sources`/`exclude_sources` keep or
+    drop pictures by the source SOURCES.csv names; `kind` ("in_source", "out_of_source") is recorded.
+    """
+    from .predict import Predictor
+
+    if kind not in EVAL_KINDS:
+        raise MLError(f"kind must be one of {', '.join(EVAL_KINDS)}, not {kind!r}.", code="bad_config")
+    torch_device = _torch_device(device, backend)
+    predictor = Predictor.load(model_path, backend=backend, device=torch_device)
+    chosen = choose_rows(dataset_root, predictor.classes, part, only_sources=only_sources, exclude_sources=exclude_sources,
+                         skip_unknown_classes=skip_unknown_classes)
+    root, rows = chosen.root, chosen.rows
+    labels, files, probs, flags, skipped = [], [], [], [], []
     report(on_progress, "evaluate", 0, len(rows))
     for start in range(0, len(rows), batch_size):
         images, batch = [], []
@@ -119,17 +182,44 @@ def evaluate(
             try:
                 images.append(load_image(root / rel))
             except ImageError as exc:
-                skipped.append({"file": rel, "reason": exc.message})
+                skipped.append({"file": rel, "reason": exc.message, "code": exc.code})
                 continue
             batch.append((rel, label))
         if images:
-            probs.append(predictor.probabilities(images))
+            batch_probs, batch_flags = _score(predictor, images)
+            probs.append(batch_probs)
+            flags.append(batch_flags)
             files += [r for r, _ in batch]
             labels += [lab for _, lab in batch]
         report(on_progress, "evaluate", min(start + batch_size, len(rows)), len(rows))
     if not labels:
-        raise DatasetError(f"None of the {len(rows)} {part} pictures could be read.", code="empty_split")
-    metrics = compute_metrics(labels, np.concatenate(probs), classes, files)
-    metrics |= {"part": part, "dataset": str(root), "backend": predictor.backend, "skipped": skipped}
-    metrics["files"] = write_report(model_path, metrics)
+        raise DatasetError(f"None of the {len(rows)} pictures to evaluate in {root} could be read.",
+                           code="empty_split")
+    probs = np.concatenate(probs)
+    unknown = np.concatenate(flags) if predictor.has_open_set else None
+    metrics = compute_metrics(labels, probs, predictor.classes, files)
+    metrics |= {"part": chosen.part, "kind": kind, "dataset": str(root), "backend": predictor.backend,
+                "device": "cpu" if predictor.backend == "onnx" else torch_device,
+                "unknown": _unknown_summary(predictor, unknown),
+                "per_source": per_source(chosen, files, labels, probs, unknown),
+                "sources": chosen.filters, "notes": chosen.notes, "skipped": skipped}
+    metrics["files"] = write_report(model_path, metrics, tag or _report_tag(chosen, kind), out_dir)
     return metrics
+
+
+def _score(predictor, images: list) -> tuple[np.ndarray, np.ndarray | None]:
+    """Prediction's probabilities, one row per picture, and its unknown flags when the model has the check."""
+    if not predictor.has_open_set:
+        return predictor.probabilities(images), None
+    classes = predictor.classes
+    answers = predictor.classify_many(images, k=len(classes), batch_size=len(images))
+    probs = np.array([[dict(a.top_k)[c] for c in classes] for a in answers])
+    return probs, np.array([bool(a.unknown) for a in answers])
+
+
+def _unknown_summary(predictor, unknown: np.ndarray | None) -> dict[str, Any]:
+    """How many of these photos of known classes the open-set check called unknown (lower is better)."""
+    if unknown is None:
+        return {"available": False}
+    return {"available": True, "method": (predictor.info.get("open_set") or {}).get("method"),
+            "flagged": int(unknown.sum()), "rate": round(float(unknown.mean()), 4)}

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .device import CPU, Device
 from .models import FeatureExtractor
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,12 @@ log = logging.getLogger(__name__)
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _torch_runner(extractor: nn.Module) -> FeatureFn:
+def _torch_runner(extractor: nn.Module, device: Device) -> FeatureFn:
+    """Eager torch on `device` (in its mixed precision); float32 features stay on that device."""
+
     def run(x: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return extractor(x).clone()
+        with torch.inference_mode(), device.autocast():
+            return extractor(x.to(device.torch, non_blocking=True)).float().clone()
 
     return run
 
@@ -54,15 +57,15 @@ def _onnx_runner(extractor: nn.Module, size: int) -> FeatureFn:
     return run
 
 
-def feature_runner(model: nn.Module, arch: str, size: int, *, device: str = "cpu") -> tuple[FeatureFn, str]:
-    """A function from a normalised NCHW batch to pooled features, and the engine it uses."""
+def feature_runner(model: nn.Module, arch: str, size: int, *, device: Device = CPU) -> tuple[FeatureFn, str]:
+    """A function from a normalised NCHW batch (on the CPU) to pooled features, and the engine it uses."""
     extractor = FeatureExtractor(model, arch).eval()
-    if device == "cpu":
+    if device.type == "cpu" and not device.amp:
         try:
             return _onnx_runner(extractor, size), "onnxruntime"
         except Exception as exc:  # noqa: BLE001 - any failure means: use torch, which always works
             log.info("frozen features with torch: %s", str(exc)[:200])
-    return _torch_runner(extractor), "torch"
+    return _torch_runner(extractor, device), "torch"
 
 
 __all__ = ["feature_runner"]

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .choices import ARCH_NAMES, PRETRAINED_CHOICES
 from .errors import MLError
 
 #: Mean/std of ImageNet in [0, 1] RGB, used by torchvision's pretrained weights.
@@ -27,7 +28,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 #: TensorFlow-Lite EfficientNets were trained on pixels mapped to [-1, 1].
 TF_LITE_MEAN = (0.5, 0.5, 0.5)
 TF_LITE_STD = (0.5, 0.5, 0.5)
-PRETRAINED_CHOICES = ("imagenet", "none")
 
 
 class WeightsError(MLError):
@@ -220,7 +220,7 @@ def _lite_arch(variant: int, params: str, note: str) -> Arch:
     )
 
 
-ARCHS: dict[str, Arch] = {
+_ARCH_SPECS: dict[str, Arch] = {
     "resnet18": Arch(
         "resnet18", _build_resnet18, _load_resnet18_imagenet, IMAGENET_MEAN, IMAGENET_STD, "fc",
         "ResNet-18 (torchvision), the original model; 11.7 M parameters",
@@ -229,6 +229,10 @@ ARCHS: dict[str, Arch] = {
     "efficientnet_lite1": _lite_arch(1, "5.4 M", "240 px input"),
     "efficientnet_lite2": _lite_arch(2, "6.1 M", "260 px input; most accurate on other sources' photos"),
 }
+if set(_ARCH_SPECS) != set(ARCH_NAMES):  # a builder without a name (or a name without one) is a bug
+    raise ImportError(f"ml.choices.ARCH_NAMES {ARCH_NAMES} and ml.models builders {tuple(_ARCH_SPECS)} differ.")
+#: The registry, in the order of `ml.choices.ARCH_NAMES` (the torch-free list the web app validates with).
+ARCHS: dict[str, Arch] = {name: _ARCH_SPECS[name] for name in ARCH_NAMES}
 
 
 def get_arch(name: str) -> Arch:

@@ -1,4 +1,4 @@
-"""Confusion-matrix heatmaps that render class names legibly, Chinese included.
+"""Confusion-matrix heatmaps that render class names legibly, Chinese included; reliability diagrams.
 
 Matplotlib's default font (DejaVu Sans) has no Chinese glyphs, so a CJK font is looked up among
 the system fonts (Noto Sans CJK, WenQuanYi, Source Han, SimHei, ...) and used for every label.
@@ -82,12 +82,7 @@ def render_confusion(
             ax.text(j, i, str(value), ha="center", va="center", fontsize=9,
                     color="white" if peak and value > peak * 0.6 else "black")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
-    return path
+    return _save_png(fig, path)
 
 
 def confusion_image(confusion, classes, title: str = ""):
@@ -101,3 +96,60 @@ def confusion_image(confusion, classes, title: str = ""):
         png = render_confusion(confusion, classes, Path(tmp) / "c.png", title=title)
         with Image.open(png) as img:
             return np.asarray(img.convert("RGB"))
+
+
+def render_reliability(
+    bins: Sequence[dict],
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+    ece: float | None = None,
+) -> Path:
+    """Draw a reliability diagram (accuracy against top-1 confidence per bin, pictures per bin below) to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib import font_manager
+    from matplotlib.figure import Figure
+
+    font = None
+    if _needs_cjk([title]) and cjk_font_path():
+        font_manager.fontManager.addfont(cjk_font_path())
+        font = font_manager.FontProperties(fname=cjk_font_path())
+    used = [b for b in bins if b.get("count")]
+    fig = Figure(figsize=(5.2, 6.0), dpi=120)
+    grid = fig.add_gridspec(2, 1, height_ratios=(3, 1), hspace=0.08)
+    ax, hist = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
+    width = [b["upper"] - b["lower"] for b in used]
+    left = [b["lower"] for b in used]
+    ax.bar(left, [b["accuracy"] for b in used], width=width, align="edge", color="#4c72b0", edgecolor="white",
+           label="accuracy")
+    # The gap between what the model claimed and what it achieved, per bin.
+    ax.bar(left, [abs(b["confidence"] - b["accuracy"]) for b in used],
+           bottom=[min(b["confidence"], b["accuracy"]) for b in used], width=width, align="edge",
+           facecolor="none", edgecolor="#c44e52", hatch="///", linewidth=0.8, label="gap to mean confidence")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect calibration")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.set_xticklabels([])
+    ax.legend(loc="upper left", fontsize=8)
+    heading = title + (f"  (ECE {ece:.3f})" if ece is not None else "")
+    if heading:
+        ax.set_title(heading, fontproperties=font)
+    hist.bar(left, [b["count"] for b in used], width=width, align="edge", color="grey", edgecolor="white")
+    hist.set_xlim(0, 1)
+    hist.set_xlabel("top-1 confidence")
+    hist.set_ylabel("pictures")
+    fig.subplots_adjust(left=0.14, right=0.96, top=0.93, bottom=0.09)
+    return _save_png(fig, path)
+
+
+def _save_png(fig, path: str | os.PathLike) -> Path:
+    """Write a figure to a PNG through a temporary file, so a reader never sees half a picture."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png")
+    os.replace(tmp, path)
+    return path

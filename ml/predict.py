@@ -158,17 +158,22 @@ class Predictor:
             self.info["open_set_problem"] = problem
 
     @classmethod
-    def load(cls, path: str | os.PathLike, backend: str = "auto", threads: int | None = None) -> Predictor:
-        """Load a model file once per process (cached by path, backend, threads and file times).
+    def load(cls, path: str | os.PathLike, backend: str = "auto", threads: int | None = None,
+             device: str = "cpu") -> Predictor:
+        """Load a model file once per process (cached by path, backend, threads, device and file times).
 
         `threads` caps onnxruntime's intra-op threads for this model (None: onnxruntime's default,
         one per core). A server answering several requests at once should pass 1: each request then
         uses one core instead of every request spinning on all of them (see docs/pages.md).
+        `device` ("cpu", "cuda", "mps", as resolved by `ml.device.pick_device`) is where the torch
+        backend runs; any device but the CPU means the torch backend (onnxruntime runs on the CPU here).
         """
         given = Path(path)
         pt = given.with_suffix(".pt") if given.suffix == ".onnx" else given
         onnx, sidecar = onnx_paths(pt)
-        chosen = _choose_backend(pt, onnx, sidecar, backend)
+        if device != "cpu" and backend == "onnx":
+            raise MLError(f"The ONNX backend runs on the CPU only; use the torch backend on {device}.", code="bad_backend")
+        chosen = _choose_backend(pt, onnx, sidecar, "torch" if device != "cpu" and backend == "auto" else backend)
         main = onnx if chosen == "onnx" else pt
         if not main.is_file():
             if chosen == "onnx":
@@ -177,12 +182,12 @@ class Predictor:
                 )
             raise ModelError(f"Model file not found: {pt}", code="model_missing")
         stamp = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in (main, sidecar))
-        key = (str(main.resolve()), chosen, threads, stamp)
+        key = (str(main.resolve()), chosen, threads, device, stamp)
         with cls._cache_lock:
             cached = cls._cache.get(key)
             if cached is None:
-                cached = cls._open_onnx(onnx, sidecar, threads) if chosen == "onnx" else cls._open_torch(pt)
-                cls._cache = {k: v for k, v in cls._cache.items() if k[:3] != key[:3]}
+                cached = cls._open_onnx(onnx, sidecar, threads) if chosen == "onnx" else cls._open_torch(pt, device)
+                cls._cache = {k: v for k, v in cls._cache.items() if k[:4] != key[:4]}
                 cls._cache[key] = cached
             return cached
 
@@ -193,11 +198,11 @@ class Predictor:
             cls._cache.clear()
 
     @classmethod
-    def _open_torch(cls, pt: Path) -> Predictor:
+    def _open_torch(cls, pt: Path, device: str = "cpu") -> Predictor:
         from .artifact import build_from_artifact
 
         model, meta = build_from_artifact(pt)
-        return cls(meta, pt, "torch", _TorchRunner(model, meta["arch"]))
+        return cls(meta, pt, "torch", _TorchRunner(model, meta["arch"], device))
 
     @classmethod
     def _open_onnx(cls, onnx: Path, sidecar: Path, threads: int | None = None) -> Predictor:
@@ -287,21 +292,22 @@ class _TorchRunner:
 
     has_features = True
 
-    def __init__(self, model: Any, arch: str):
+    def __init__(self, model: Any, arch: str, device: str = "cpu"):
         import torch
 
         from .models import LogitsAndFeatures
 
-        # faster convolutions on CPU
-        self.model = LogitsAndFeatures(model, arch).eval().to(memory_format=torch.channels_last)
+        self.device = torch.device(device)
+        # channels-last: faster convolutions on CPU
+        self.model = LogitsAndFeatures(model, arch).eval().to(self.device, memory_format=torch.channels_last)
 
     def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         with torch.inference_mode():
-            x = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
+            x = torch.from_numpy(batch).to(self.device).contiguous(memory_format=torch.channels_last)
             logits, features = self.model(x)
-            return logits.float().numpy(), features.float().numpy()
+            return logits.float().cpu().numpy(), features.float().cpu().numpy()
 
 
 class _OnnxRunner:

@@ -22,20 +22,21 @@ import torch
 from torch import nn
 
 from .artifact import library_versions, now_iso, save_artifact
+from .choices import MODES, PRETRAINED_CHOICES
 from .dataset.layout import read_metadata, read_split, require_dataset
+from .device import pick_device
 from .errors import DatasetError, MLError
 from .evaluate import compute_metrics, write_report
-from .models import PRETRAINED_CHOICES, build_model, get_arch
+from .models import build_model, get_arch
 from .openset import UNKNOWN_RATE, calibrated_probabilities, fit_open_set, fit_temperature
 from .progress import ProgressFn, StopFn, report
 from .settings import from_known_fields
 from .train_cache import cache_split, check_classes_on_disk
 from .train_loops import FineTune, LinearProbe
 
-MODES = ("linear", "finetune")
 DEFAULT_EPOCHS = {"linear": 30, "finetune": 8}
 #: Settings a resumed run may change; every other one must match the interrupted run.
-RESUMABLE_CHANGES = ("epochs", "resume", "patience", "name")
+RESUMABLE_CHANGES = ("epochs", "resume", "patience", "name", "device", "amp")
 
 
 @dataclass
@@ -50,7 +51,7 @@ class TrainConfig:
     backbone_lr_factor: float = 0.1
     batch_size: int = 32
     seed: int = 0
-    image_size: int = 224
+    image_size: int | None = None  # None: the architecture's own input size (224, lite1 240, lite2 260)
     optimizer: str = "adamw"  # adam | adamw
     weight_decay: float = 1e-4
     label_smoothing: float = 0.0
@@ -69,13 +70,21 @@ class TrainConfig:
     resume: bool = False
     open_set: bool = True  # fit the "none of my classes" check and the temperature on validation pictures
     unknown_rate: float = UNKNOWN_RATE  # share of known validation pictures the check may call unknown
+    device: str = "auto"  # auto | cpu | cuda | mps; auto: CUDA, then MPS, then the CPU
+    amp: bool = True  # mixed precision (bfloat16/float16 autocast) when the device is CUDA
 
     def resolved(self) -> TrainConfig:
-        """A copy with defaults filled in, or MLError(code="bad_config") naming the bad setting."""
+        """A copy with defaults filled in (image size, device), or MLError naming the bad setting.
+
+        Codes: bad_config, unknown_arch, device_unavailable (cuda or mps asked for, none here).
+        """
         cfg = replace(self, epochs=self.epochs if self.epochs is not None else DEFAULT_EPOCHS.get(self.mode, 10))
         if cfg.probe_epochs is None:
             cfg = replace(cfg, probe_epochs=20 if cfg.mode == "finetune" and cfg.pretrained == "imagenet" else 0)
+        if cfg.image_size is None:
+            cfg = replace(cfg, image_size=get_arch(cfg.arch).input_size)
         get_arch(cfg.arch)
+        cfg = replace(cfg, device=pick_device(cfg.device, cfg.amp).type)
         checks = [
             (cfg.mode in MODES, f"mode must be one of {MODES}"),
             (cfg.pretrained in PRETRAINED_CHOICES, f"pretrained must be one of {PRETRAINED_CHOICES}"),
@@ -255,13 +264,14 @@ def train(
     if empty:
         raise DatasetError(f"No readable training pictures for class(es): {', '.join(empty)}.", code="class_empty")
 
-    model = build_model(cfg.arch, len(classes), pretrained=cfg.pretrained, weights_file=cfg.weights_file)
+    device = pick_device(cfg.device, cfg.amp)
+    model = build_model(cfg.arch, len(classes), pretrained=cfg.pretrained, weights_file=cfg.weights_file).to(device.torch)
     mean, std = _normalisation(cfg, root, splits["train"].pixels)
     if cfg.mode == "linear":
-        loop = LinearProbe(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment)
+        loop = LinearProbe(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, device=device)
     else:
         loop = FineTune(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, cfg.image_size, cfg.warmup_epochs,
-                        0 if resume_state else cfg.probe_epochs)
+                        0 if resume_state else cfg.probe_epochs, device=device)
     loop.prepare(splits, on_progress, should_stop)
     meta = {
         "arch": cfg.arch, "classes": list(classes), "display_names": cfg.display_names or {},
@@ -272,10 +282,12 @@ def train(
             "counts": {p: len(s) for p, s in splits.items()},
             "skipped": [s for split in splits.values() for s in split.skipped],
         },
-        "versions": library_versions(),
+        "versions": library_versions(), "device": device.as_meta(),
     }
-    criterion = nn.CrossEntropyLoss(weight=_class_weights(cfg, splits["train"].labels, len(classes)), label_smoothing=cfg.label_smoothing)
-    run = Run(cfg, loop, model, criterion, run_dir, meta, classes, on_progress, should_stop)
+    weights = _class_weights(cfg, splits["train"].labels, len(classes))
+    criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device.torch),
+                                    label_smoothing=cfg.label_smoothing)
+    run = Run(cfg, loop, model, criterion, run_dir, meta, classes, on_progress, should_stop, device)
     run.fit(resume_state)
 
     # Score the best epoch on the held-out test part (val, or train as a last resort).

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .artifact import save_artifact
+from .device import CPU, Device
 from .progress import check_stop, report
 
 
@@ -23,12 +24,13 @@ def _save_atomic(obj: Any, path: Path) -> None:
 class Run:
     """One training run in `run_dir`: `fit`, then `restore_best` before scoring."""
 
-    def __init__(self, cfg, loop, model, criterion, run_dir: Path, meta: dict, classes, on_progress, should_stop):
+    def __init__(self, cfg, loop, model, criterion, run_dir: Path, meta: dict, classes, on_progress, should_stop,
+                 device: Device = CPU):
         from torch.utils.tensorboard import SummaryWriter
 
         self.cfg, self.loop, self.model, self.criterion = cfg, loop, model, criterion
         self.run_dir, self.meta, self.classes = run_dir, meta, list(classes)
-        self.on_progress, self.should_stop = on_progress, should_stop
+        self.on_progress, self.should_stop, self.device = on_progress, should_stop, device
         self.writer = SummaryWriter(log_dir=str(run_dir))
         self.history: list[dict[str, Any]] = []
         self.best_epoch = 0
@@ -56,6 +58,7 @@ class Run:
         cfg, loop = self.cfg, self.loop
         steps = loop.steps_per_epoch()
         optimizer, schedule = _optimizer_and_schedule(cfg, loop, steps)
+        scaler = self.device.grad_scaler()  # float16 on CUDA only; otherwise it passes through
         total = cfg.epochs * steps
         start_epoch, step, best, stale = 0, 0, None, 0
         if resume:
@@ -77,11 +80,13 @@ class Run:
             loss_sum, correct, seen = 0.0, 0, 0
             for inputs, targets in loop.batches(cfg.seed * 1000 + epoch):
                 check_stop(self.should_stop)
-                logits = loop.forward(inputs)
-                loss = self.criterion(logits, targets)
+                with self.device.autocast():
+                    logits = loop.forward(inputs)
+                    loss = self.criterion(logits, targets)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 schedule.step()
                 step += 1
                 session_steps += 1

@@ -81,7 +81,16 @@ def test_train_with_a_class_missing_on_disk(runner, dataset, tmp_path):
 
 def test_train_with_unknown_arch(runner, dataset, tmp_path):
     result = runner.invoke(args=["train", str(dataset), "--arch", "vgg99", "--out", str(tmp_path)])
-    assert result.exit_code == 1 and "Unknown architecture" in result.output
+    assert result.exit_code == 2 and "'vgg99' is not one of" in result.output and "efficientnet_lite2" in result.output
+
+
+def test_train_on_a_missing_gpu_says_so(runner, dataset, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = runner.invoke(args=["train", str(dataset), *TINY, "--device", "cuda", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "CUDA was asked for" in result.output and "Traceback" not in result.output
 
 
 def test_predict_with_corrupt_or_missing_model(runner, dataset, tmp_path):

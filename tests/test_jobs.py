@@ -115,9 +115,15 @@ def test_crawl_refuses_bad_params(app, params):
 def test_train_params_are_checked(app):
     (lambda p: p.mkdir(parents=True))(__import__("pathlib").Path(app.config["DATA_DIR"]) / "pets")
     with app.app_context():
-        for bad in ({"epochs": 0}, {"lr": "fast"}, {"mode": "deep"}, {"arch": "x;rm -rf"}, {"batch_size": -1}):
+        for bad in ({"epochs": 0}, {"lr": "fast"}, {"mode": "deep"}, {"arch": "x;rm -rf"}, {"batch_size": -1},
+                    {"arch": "vgg99"}, {"device": "tpu"}):
             with pytest.raises(tasks.InvalidParams):
                 tasks.enqueue("train", {"dataset": "pets", **bad})
+        # Every architecture of ml's registry is accepted (checked against its torch-free list of names).
+        for arch in ("resnet18", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
+            params = tasks.KINDS["train"].validate({"dataset": "pets", "arch": arch, "device": "cuda"})
+            assert params["arch"] == arch and params["device"] == "cuda" and "image_size" not in params
+        assert tasks.KINDS["train"].validate({"dataset": "pets"})["device"] == "auto"
         with pytest.raises(tasks.InvalidParams):
             tasks.enqueue("bake", {})
 

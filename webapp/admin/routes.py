@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_user, logout_user
 
+from ml.choices import ARCH_NAMES, DEVICES
+
 from .. import tasks
 from ..auth import _unauthorized, authenticate
 from ..errors import AppError
@@ -68,7 +70,7 @@ def index():
     except RedisUnavailable as exc:
         jobs, status, redis_error = [], {"queues": [], "workers": []}, exc.message
     return render_template("admin/index.html", jobs=jobs, status=status, redis_error=redis_error, datasets=datasets,
-                           models=list_models(), kinds=tasks.KINDS)
+                           models=list_models(), kinds=tasks.KINDS, archs=ARCH_NAMES, devices=DEVICES)
 
 
 @bp.post("/jobs/start/<kind>")

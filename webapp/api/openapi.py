@@ -61,8 +61,8 @@ SCHEMAS: dict[str, Any] = {
     "JobRequest": {"type": "object", "required": ["kind"], "properties": {
         "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate"]},
         "params": {"type": "object", "description": "crawl: dataset, keywords, class_name, count; split: dataset, "
-                   "test, val, seed; train: dataset, arch, mode, pretrained, epochs, lr, batch_size, image_size; "
-                   "evaluate: model_id, dataset, part"}}},
+                   "test, val, seed; train: dataset, arch, mode, pretrained, epochs, lr, batch_size, image_size, "
+                   "device (auto|cpu|cuda|mps); evaluate: model_id, dataset, part, device"}}},
 }
 
 

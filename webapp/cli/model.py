@@ -10,6 +10,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ml.choices import ARCH_NAMES, DEVICES, EVAL_KINDS, EVAL_PARTS
+
 from .console import friendly_errors, progress_bars, table
 
 
@@ -53,10 +55,35 @@ def _print_metrics(metrics: dict) -> None:
     rows = [[cls, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"]]
             for cls, m in metrics["per_class"].items()]
     click.echo(table(["class", "precision", "recall", "f1", "pictures"], rows))
+    part = metrics.get("part", "test")
+    scored = Path(metrics.get("dataset", "")).name if part == "all" else part
+    kind = f" ({metrics['kind'].replace('_', '-')})" if metrics.get("kind", "unknown") != "unknown" else ""
     click.echo(
-        f"\n{metrics.get('part', 'test')}: accuracy {metrics['accuracy']:.4f}, top-{metrics['top_k']} "
+        f"\n{scored}{kind}: accuracy {metrics['accuracy']:.4f}, top-{metrics['top_k']} "
         f"{metrics['top_k_accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f} over {metrics['count']} pictures"
     )
+    if "ece" in metrics:
+        click.echo(f"calibration: expected calibration error {metrics['ece']:.4f} "
+                   f"({len(metrics.get('reliability') or [])} bins), mean confidence {metrics['mean_confidence']:.4f}")
+    unknown = metrics.get("unknown") or {}
+    if unknown.get("available"):
+        click.echo(f"unknown: {unknown['flagged']} of {metrics['count']} photos of known classes flagged as none of "
+                   f"them ({unknown['rate']:.1%}, {unknown['method']})")
+    elif unknown:
+        click.echo("unknown: not available (this model file has no open-set check)")
+    per_source = metrics.get("per_source") or {}
+    if per_source:
+        flagged = unknown.get("available", False)
+        click.echo("\n" + table(["source", "pictures", "accuracy", "ECE", *(["unknown"] if flagged else [])],
+                                [[name, m["count"], f"{m['accuracy']:.3f}", f"{m['ece']:.3f}",
+                                  *([f"{m['unknown_rate']:.1%}"] if flagged else [])] for name, m in per_source.items()]))
+    for note in metrics.get("notes") or []:
+        click.echo(f"note: {note}")
+    skipped = metrics.get("skipped") or []
+    for item in skipped[:10]:
+        click.echo(f"  skipped: {item['file']}: {item['reason']}")
+    if len(skipped) > 10:
+        click.echo(f"  … and {len(skipped) - 10} more skipped (see the metrics file)")
     wrong = metrics.get("misclassified") or []
     for item in wrong[:10]:
         click.echo(f"  wrong: {item['file']}  {item['label']} → {item['predicted']} ({item['confidence']:.2f})")
@@ -65,11 +92,13 @@ def _print_metrics(metrics: dict) -> None:
     files = metrics.get("files") or {}
     if files:
         click.echo(f"metrics: {files['metrics']}\nconfusion matrix: {files['confusion']}")
+        if files.get("reliability"):
+            click.echo(f"reliability diagram: {files['reliability']}")
 
 
 @click.command("train")
 @click.argument("dataset")
-@click.option("--arch", default="resnet18", show_default=True, help="resnet18 or efficientnet_lite0.")
+@click.option("--arch", type=click.Choice(ARCH_NAMES), default="resnet18", show_default=True)
 @click.option("--pretrained", type=click.Choice(["imagenet", "none"]), default="imagenet", show_default=True)
 @click.option("--mode", type=click.Choice(["linear", "finetune"]), default="linear", show_default=True,
               help="linear: train the head on frozen features (fast); finetune: train the whole network.")
@@ -78,7 +107,8 @@ def _print_metrics(metrics: dict) -> None:
 @click.option("--backbone-lr-factor", type=float, default=0.1, show_default=True, help="Backbone LR = lr × this (finetune).")
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--image-size", type=int, default=224, show_default=True)
+@click.option("--image-size", type=int, default=None,
+              help="Default: the architecture's own input size (224; efficientnet_lite1 240, lite2 260).")
 @click.option("--optimizer", type=click.Choice(["adamw", "adam"]), default="adamw", show_default=True)
 @click.option("--schedule", type=click.Choice(["cosine", "step", "constant"]), default="cosine", show_default=True)
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True)
@@ -93,10 +123,13 @@ def _print_metrics(metrics: dict) -> None:
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the model file; default the app's MODEL_DIR.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True), help="Continue the run in this folder.")
 @click.option("--onnx", "export", is_flag=True, help="Also export the model to ONNX when training ends.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="auto: CUDA, then Apple's MPS, then the CPU.")
+@click.option("--no-amp", is_flag=True, help="On CUDA, train in float32 instead of mixed precision.")
 @with_appcontext
 def train_command(dataset, arch, pretrained, mode, epochs, lr, backbone_lr_factor, batch_size, seed, image_size,
                   optimizer, schedule, label_smoothing, class_weights, warmup_epochs, patience, no_augment,
-                  weights_file, display_names_file, name, out, resume_dir, export) -> None:
+                  weights_file, display_names_file, name, out, resume_dir, export, device, no_amp) -> None:
     """Train a classifier on a split dataset and write a self-describing model file."""
     from ml.train import TrainConfig, train
 
@@ -112,7 +145,11 @@ def train_command(dataset, arch, pretrained, mode, epochs, lr, backbone_lr_facto
             label_smoothing=label_smoothing, class_weights=class_weights, warmup_epochs=warmup_epochs,
             patience=patience, augment=not no_augment, weights_file=weights_file,
             display_names=_display_names(display_names_file, root), name=name, resume=bool(resume_dir),
+            device=device, amp=not no_amp,
         )
+        from ml.device import pick_device
+
+        click.echo(f"device: {pick_device(device, not no_amp).label}", err=True)
         started = time.monotonic()
         with progress_bars("step") as bars:
             result = train(root, out_dir, config, on_progress=bars, run_dir=run_dir)
@@ -130,15 +167,28 @@ def train_command(dataset, arch, pretrained, mode, epochs, lr, backbone_lr_facto
 @click.command("evaluate")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("dataset")
-@click.option("--part", type=click.Choice(["test", "val", "train"]), default="test", show_default=True)
+@click.option("--part", type=click.Choice(EVAL_PARTS), default=None,
+              help="Default: test for a split dataset; all (every picture in the class folders) for any other folder.")
 @click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="Where the torch backend runs; auto: CUDA, then MPS, then the CPU.")
+@click.option("--only-sources", help="Score only pictures of these sources (comma separated, as SOURCES.csv names them).")
+@click.option("--exclude-sources", help="Leave out pictures of these sources (comma separated).")
+@click.option("--skip-unknown-classes", is_flag=True, help="Skip class folders the model does not know instead of failing.")
+@click.option("--kind", type=click.Choice(EVAL_KINDS), default="unknown", show_default=True,
+              help="Record whether these photos come from the training sources or from others.")
+@click.option("--tag", help="Name the report files <model>.<tag>.metrics.json (default: the folder's name).")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the report files; default beside the model.")
 @with_appcontext
-def evaluate_command(model, dataset, part, backend) -> None:
-    """Score a model file on a split part: accuracy, per-class quality, confusion matrix."""
+def evaluate_command(model, dataset, part, backend, device, only_sources, exclude_sources, skip_unknown_classes, kind,
+                     tag, out) -> None:
+    """Score a model file on a split part or any folder of class folders: quality, calibration, sources."""
     from ml.evaluate import evaluate
 
     with friendly_errors(), progress_bars() as bars:
-        metrics = evaluate(model, _dataset_path(dataset), part, backend=backend, on_progress=bars)
+        metrics = evaluate(model, _dataset_path(dataset), part, backend=backend, device=device, only_sources=only_sources,
+                           exclude_sources=exclude_sources, skip_unknown_classes=skip_unknown_classes, kind=kind,
+                           tag=tag, out_dir=out, on_progress=bars)
     bars.close()
     _print_metrics(metrics)
 
