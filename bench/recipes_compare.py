@@ -9,7 +9,16 @@ import numpy as np
 import torch
 
 from bench.recipes import CLASSES, TEST_SOURCES, VIEWS
-from ml.openset import auroc, fit_temperature, softmax_t, threshold_for_rate, unknown_scores
+from ml.openset import (
+    BANK_PER_CLASS,
+    KNN_K,
+    UNKNOWN_RATE,
+    auroc,
+    fit_temperature,
+    softmax_t,
+    threshold_for_rate,
+    unknown_scores,
+)
 
 V = {name: i for i, name in enumerate(VIEWS)}
 
@@ -232,8 +241,8 @@ def _val_split(d: Data, pool: np.ndarray, fraction: float = 0.1, seed: int = 0) 
     return pool & ~val, val
 
 
-def final_protocol(rows, cache: Path, archs: list[str], recipe: dict, k: int = 5, per_class: int = 150,
-                   rate: float = 0.01) -> dict:
+def final_protocol(rows, cache: Path, archs: list[str], recipe: dict, k: int = KNN_K, per_class: int = BANK_PER_CLASS,
+                   rate: float = UNKNOWN_RATE) -> dict:
     """The chosen recipe trained on animals5 + dev sources, scored once on the test sources and others_b.
 
     Leave-one-class-out too: trained without one class, its test-source photos should come out unknown.
