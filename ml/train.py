@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .artifact import library_versions, now_iso, save_artifact
-from .choices import MODES, PRETRAINED_CHOICES
+from .choices import DEFAULT_ARCH, DEFAULT_MODE, MODES, PRETRAINED_CHOICES
 from .dataset.layout import read_metadata, read_split, require_dataset
 from .device import pick_device
 from .errors import DatasetError, MLError
@@ -43,9 +43,9 @@ RESUMABLE_CHANGES = ("epochs", "resume", "patience", "name", "device", "amp")
 class TrainConfig:
     """Every training setting, JSON-friendly: `TrainConfig(**json.loads(text))` round-trips."""
 
-    arch: str = "resnet18"
+    arch: str = DEFAULT_ARCH
     pretrained: str = "imagenet"
-    mode: str = "linear"
+    mode: str = DEFAULT_MODE
     epochs: int | None = None  # None: 30 for linear, 8 for finetune
     lr: float = 1e-3  # the head's; the backbone gets lr × backbone_lr_factor
     backbone_lr_factor: float = 0.1

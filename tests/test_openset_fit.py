@@ -99,3 +99,48 @@ def test_training_without_the_check_stores_neither(trained, tmp_path):
     meta, _ = load_artifact(result.model_path)
     assert meta["calibration"] is None and meta["open_set"] is None
     assert Predictor.load(result.model_path, backend="torch").classify(root / "猫" / "0000.jpg").unknown is None
+
+
+def test_evaluate_unknown_reports_flagged_share_per_folder(trained, tmp_path):
+    import json
+
+    from ml.evaluate_unknown import evaluate_unknown
+
+    root, result = trained
+    others = tmp_path / "others"
+    (others / "grey").mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (80, 64), (120 + i, 120, 120)).save(others / "grey" / f"{i}.png")
+    (others / "broken.jpg").write_bytes(b"\xff\xd8not really")
+    report = evaluate_unknown(result.model_path, others, out_dir=tmp_path / "out")
+    assert report["count"] == 3 and set(report["per_group"]) == {"grey"}
+    assert report["per_group"]["grey"]["count"] == 3 and 0 <= report["flagged_rate"] <= 1
+    assert report["skipped"][0]["file"] == "broken.jpg"
+    saved = json.loads((tmp_path / "out" / "os.others.unknown.json").read_text(encoding="utf-8"))
+    assert saved["flagged"] == report["flagged"]
+
+
+def test_evaluate_unknown_needs_a_model_with_the_check(trained, tmp_path):
+    from ml.evaluate_unknown import evaluate_unknown
+    from tests.modelgen import with_meta
+
+    root, result = trained
+    old = with_meta(result.model_path, tmp_path / "old.pt")
+    with pytest.raises(MLError) as info:
+        evaluate_unknown(old, root)
+    assert info.value.code == "no_open_set"
+
+
+def test_cli_evaluate_expect_unknown(trained, runner, tmp_path):
+    root, result = trained
+    others = tmp_path / "others" / "grey"
+    others.mkdir(parents=True)
+    Image.new("RGB", (80, 64), (128, 128, 128)).save(others / "a.png")
+    out = runner.invoke(args=["evaluate", str(result.model_path), str(others.parent), "--expect-unknown",
+                              "--out", str(tmp_path / "r")])
+    assert out.exit_code == 0, out.output
+    assert "pictures of other things flagged unknown" in out.output and "grey" in out.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = runner.invoke(args=["evaluate", str(result.model_path), str(empty), "--expect-unknown"])
+    assert bad.exit_code != 0 and "No pictures" in bad.output

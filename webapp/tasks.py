@@ -21,7 +21,7 @@ from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
-from ml.choices import ARCH_NAMES, DEVICES, MODES, PRETRAINED_CHOICES
+from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, MODES, PRETRAINED_CHOICES
 
 from .errors import Conflict, InvalidParams, NotFound
 from .extensions import db
@@ -82,10 +82,10 @@ def _split_params(p: dict) -> dict:
 
 
 def _train_params(p: dict) -> dict:
-    params = {"dataset": _existing_dataset(p), "arch": _choice(p, "arch", ARCH_NAMES, "resnet18"),
-              "mode": _choice(p, "mode", MODES, "finetune"),
+    params = {"dataset": _existing_dataset(p), "arch": _choice(p, "arch", ARCH_NAMES, DEFAULT_ARCH),
+              "mode": _choice(p, "mode", MODES, DEFAULT_MODE),
               "pretrained": _choice(p, "pretrained", PRETRAINED_CHOICES, "imagenet"),
-              "epochs": _number(p, "epochs", int, 1, 500, 10), "lr": _number(p, "lr", float, 1e-6, 1.0, 1e-3),
+              "epochs": None if p.get("epochs") in (None, "") else _number(p, "epochs", int, 1, 500, None), "lr": _number(p, "lr", float, 1e-6, 1.0, 1e-3),
               "batch_size": _number(p, "batch_size", int, 1, 1024, 32),
               "device": _choice(p, "device", DEVICES, "auto")}
     if p.get("image_size") not in (None, ""):

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_user, logout_user
 
-from ml.choices import ARCH_NAMES, DEVICES
+from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, MODES
 
 from .. import tasks
 from ..auth import _unauthorized, authenticate
@@ -70,7 +70,8 @@ def index():
     except RedisUnavailable as exc:
         jobs, status, redis_error = [], {"queues": [], "workers": []}, exc.message
     return render_template("admin/index.html", jobs=jobs, status=status, redis_error=redis_error, datasets=datasets,
-                           models=list_models(), kinds=tasks.KINDS, archs=ARCH_NAMES, devices=DEVICES)
+                           models=list_models(), kinds=tasks.KINDS, archs=ARCH_NAMES, devices=DEVICES, modes=MODES,
+                           default_arch=DEFAULT_ARCH, default_mode=DEFAULT_MODE)
 
 
 @bp.post("/jobs/start/<kind>")

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ml.choices import ARCH_NAMES, DEVICES, EVAL_KINDS, EVAL_PARTS
+from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, EVAL_KINDS, EVAL_PARTS, MODES
 
 from .console import friendly_errors, progress_bars, table
 
@@ -98,9 +98,9 @@ def _print_metrics(metrics: dict) -> None:
 
 @click.command("train")
 @click.argument("dataset")
-@click.option("--arch", type=click.Choice(ARCH_NAMES), default="resnet18", show_default=True)
+@click.option("--arch", type=click.Choice(ARCH_NAMES), default=DEFAULT_ARCH, show_default=True)
 @click.option("--pretrained", type=click.Choice(["imagenet", "none"]), default="imagenet", show_default=True)
-@click.option("--mode", type=click.Choice(["linear", "finetune"]), default="linear", show_default=True,
+@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True,
               help="linear: train the head on frozen features (fast); finetune: train the whole network.")
 @click.option("--epochs", type=int, default=None, help="Default 30 (linear) or 8 (finetune).")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Learning rate of the head.")
@@ -179,18 +179,39 @@ def train_command(dataset, arch, pretrained, mode, epochs, lr, backbone_lr_facto
               help="Record whether these photos come from the training sources or from others.")
 @click.option("--tag", help="Name the report files <model>.<tag>.metrics.json (default: the folder's name).")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the report files; default beside the model.")
+@click.option("--expect-unknown", is_flag=True,
+              help="The folder holds photos of other things: report how many the model calls none of its classes.")
 @with_appcontext
 def evaluate_command(model, dataset, part, backend, device, only_sources, exclude_sources, skip_unknown_classes, kind,
-                     tag, out) -> None:
+                     tag, out, expect_unknown) -> None:
     """Score a model file on a split part or any folder of class folders: quality, calibration, sources."""
     from ml.evaluate import evaluate
 
+    if expect_unknown:
+        _evaluate_unknown(model, _dataset_path(dataset), backend, tag, out)
+        return
     with friendly_errors(), progress_bars() as bars:
         metrics = evaluate(model, _dataset_path(dataset), part, backend=backend, device=device, only_sources=only_sources,
                            exclude_sources=exclude_sources, skip_unknown_classes=skip_unknown_classes, kind=kind,
                            tag=tag, out_dir=out, on_progress=bars)
     bars.close()
     _print_metrics(metrics)
+
+
+def _evaluate_unknown(model, folder, backend, tag, out) -> None:
+    from ml.evaluate_unknown import evaluate_unknown
+
+    with friendly_errors(), progress_bars() as bars:
+        result = evaluate_unknown(model, folder, backend=backend, tag=tag, out_dir=out, on_progress=bars)
+    bars.close()
+    rows = [[group, r["count"], f"{r['flagged_rate']:.1%}",
+             ", ".join(f"{c} {n}" for c, n in list(r["missed_as"].items())[:3]) or "–"]
+            for group, r in result["per_group"].items()]
+    click.echo(table(["folder", "pictures", "flagged unknown", "missed ones looked like"], rows))
+    click.echo(f"\n{result['flagged']} of {result['count']} pictures of other things flagged unknown "
+               f"({result['flagged_rate']:.1%}); report: {result['file']}")
+    for item in result["skipped"]:
+        click.echo(f"  skipped {item['file']}: {item['reason']}")
 
 
 @click.command("predict")
