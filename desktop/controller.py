@@ -62,7 +62,7 @@ def to_qimage(img, max_side: int = DISPLAY_MAX_SIDE) -> QImage:
     return QImage(data, w, h, 3 * w, QImage.Format_RGB888).copy()
 
 
-def model_summary(predictor, path: str | Path) -> str:
+def model_summary(predictor, path: str | Path, lang: str = "en") -> str:
     """A one-line description of a model: name, version or date, architecture, backend, accuracy."""
     info = getattr(predictor, "info", {}) or {}
     parts = [str(info.get("name") or Path(path).stem)]
@@ -72,9 +72,14 @@ def model_summary(predictor, path: str | Path) -> str:
     if info.get("arch"):
         parts.append(str(info["arch"]))
     parts.append(str(getattr(predictor, "backend", "") or info.get("backend", "")))
-    accuracy = (info.get("metrics") or {}).get("accuracy")
+    quality = info.get("evaluations") or {}
+    oos, ins = quality.get("out_of_source") or {}, quality.get("in_source") or {}
+    if isinstance(oos.get("accuracy"), (int, float)):
+        parts.append(tr("{percent} on {count} photos from other sources", lang,
+                        percent=f"{oos['accuracy']:.1%}", count=oos.get("count")))
+    accuracy = ins.get("accuracy", (info.get("metrics") or {}).get("accuracy"))
     if isinstance(accuracy, (int, float)):
-        parts.append(f"acc {accuracy:.0%}")
+        parts.append(tr("{percent} in-source test", lang, percent=f"{accuracy:.1%}"))
     return " · ".join(p for p in parts if p)
 
 
@@ -198,7 +203,7 @@ class Controller(QObject):
         if remember:
             self.settings.model_path = path
             self.settings.remember_dir("model", path)
-        self.model_text = model_summary(predictor, path)
+        self.model_text = model_summary(predictor, path, self.lang)
         self.model_changed.emit(self.model_text)
         self.status.emit(self.t("Model loaded: {name}", name=self.model_text))
         self.result = None

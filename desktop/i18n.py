@@ -103,6 +103,8 @@ ERROR_SUMMARIES = {
 }
 ZH.update(
     {
+        "{percent} on {count} photos from other sources": "在 {count} 张其他来源照片上 {percent}",
+        "{percent} in-source test": "同源测试 {percent}",
         "The file is empty.": "文件是空的。",
         "This file is not a picture.": "这个文件不是图片。",
         "The picture is truncated or corrupt.": "图片不完整或已损坏。",

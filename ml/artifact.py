@@ -184,6 +184,9 @@ def public_info(meta: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]
     info["name"] = Path(path).stem
     info["temperature"] = temperature_of(meta)
     info["open_set"] = open_set_summary(meta.get("open_set"))
+    from .evaluations import summarise_evaluations
+
+    info["evaluations"] = summarise_evaluations(path)
     return info
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from .artifact import read_meta
 from .evaluate import report_paths
+from .evaluations import summarise_evaluations
+from .openset import bank_size
 from .predict import onnx_paths
 
 
@@ -22,6 +24,39 @@ def _pct(value: float | None) -> str:
 
 def _size(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.1f} MB" if path.exists() else "absent"
+
+
+def glance(path: Path, meta: dict[str, Any]) -> list[str]:
+    """The figures a user should read first: out-of-source accuracy leads, each says what it was measured on."""
+    ev = summarise_evaluations(path)
+    oos, ins, unk = ev.get("out_of_source"), ev.get("in_source"), ev.get("unknown")
+    rows = []
+    if oos:
+        rows.append(("Accuracy on photos from sources never used in training (out-of-source)",
+                     f"**{_pct(oos['accuracy'])}**", f"{oos['count']} photos from {', '.join(oos['sources']) or 'other sources'}"))
+    if ins:
+        rows.append(("Accuracy on the test split of the training sources (in-source)", _pct(ins["accuracy"]),
+                     f"{ins['count']} photos"))
+    if oos and oos.get("ece") is not None:
+        rows.append(("Calibration error (ECE, 15 bins), out-of-source", f"{oos['ece']:.3f}",
+                     f"temperature {(meta.get('calibration') or {}).get('temperature', 1.0)} fitted on validation photos"))
+    if oos and oos.get("unknown_rate") is not None:
+        rows.append(("Known-class photos wrongly called \"none of my classes\", out-of-source",
+                     _pct(oos["unknown_rate"]), f"{oos['count']} photos"))
+    if unk:
+        rows.append(("Photos of other things called \"none of my classes\"", f"**{_pct(unk['flagged_rate'])}**",
+                     f"{unk['count']} photos of {unk['groups']} other kinds of things"))
+    if not rows:
+        return []
+    out = ["", "## Quality at a glance", "", "| figure | value | measured on |", "| --- | --- | --- |"]
+    out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    check = meta.get("open_set") or {}
+    if check:
+        out += ["", f"\"None of my classes\": {check.get('method')} check with k={check.get('k')} on "
+                f"{bank_size(check.get('bank'))} stored training features; threshold {check.get('threshold')} lets "
+                f"through all but {_pct(check.get('rate'))} of {check.get('fitted_on')} validation photos scored "
+                f"with a {check.get('margin')}-neighbour shift margin (see docs/model.md)."]
+    return out
 
 
 def render_model_card(
@@ -50,6 +85,7 @@ def render_model_card(
     ]
     for i, cls in enumerate(classes):
         lines.append("| " + " | ".join([str(i), cls, *(names[lang][i] for lang in sorted(names))]) + " |")
+    lines += glance(path, meta)
     counts = data.get("counts", {})
     lines += [
         "",
@@ -82,7 +118,8 @@ def render_model_card(
         command,
         "```",
         "",
-        f"## Quality on the {metrics.get('part', 'test')} split ({metrics.get('count')} pictures never seen in training)",
+        f"## In-source quality: the {metrics.get('part', 'test')} split ({metrics.get('count')} pictures never "
+        "seen in training, from the training photos' own sources)",
         "",
         f"- Accuracy: **{_pct(metrics.get('accuracy'))}**; top-{metrics.get('top_k', 3)} accuracy "
         f"{_pct(metrics.get('top_k_accuracy'))}; macro F1 {metrics.get('macro_f1')} "

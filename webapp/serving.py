@@ -84,7 +84,9 @@ def predict_upload(data: bytes, *, lang: str = "en") -> dict[str, Any]:
     info = predictor.info or {}
     return {
         "model": {"id": row.id, "name": row.name, "arch": row.arch or info.get("arch"), "backend": predictor.backend,
-                  "accuracy": row.accuracy, "created_at": row.as_dict()["created_at"]},
+                  "accuracy": row.accuracy, "created_at": row.as_dict()["created_at"],
+                  # Measured figures by kind (out_of_source, in_source, unknown) from the reports beside the model.
+                  "quality": info.get("evaluations") or {}},
         "predictions": predictions,
         # null: this model carries no "none of my classes" check (made before it existed).
         "unknown": answer.unknown,

@@ -19,14 +19,21 @@ PREDICT_API_URL = "/api/v1/predict"
 UNKNOWN_MESSAGE = "This photo doesn't look like any animal I know — closest: %(label)s %(percent)s"
 #: Shown small under the guesses when the model has no such check (API `unknown: null`).
 NO_CHECK_MESSAGE = "Unknown-photo check not available for this model."
+#: The model's measured quality under the result: the out-of-source figure first, each saying its kind.
+OOS_MESSAGE = "%(percent)s right on %(count)s photos from other sources"
+IN_SOURCE_MESSAGE = "%(percent)s on its own sources' test photos"
 add_translations("zh", {
     UNKNOWN_MESSAGE: "这张照片不像我认识的任何一种动物 — 最像：%(label)s %(percent)s",
     NO_CHECK_MESSAGE: "此模型没有“不认识的照片”检查。",
+    OOS_MESSAGE: "在 %(count)s 张其他来源的照片上准确率 %(percent)s",
+    IN_SOURCE_MESSAGE: "同源测试照片准确率 %(percent)s",
 })
 
 #: Every text the page script may show, translated on the server and handed over as JSON.
 SCRIPT_MESSAGES = (
     UNKNOWN_MESSAGE,
+    OOS_MESSAGE,
+    IN_SOURCE_MESSAGE,
     "Recognising…",
     "Model",
     "Time taken",

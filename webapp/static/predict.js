@@ -84,6 +84,20 @@
     return String(name) + arch;
   }
 
+  // Measured quality, out-of-source first; each figure says which kind it is.
+  function modelQuality(model) {
+    const q = (model && model.quality) || {};
+    const parts = [];
+    if (q.out_of_source && typeof q.out_of_source.accuracy === "number") {
+      parts.push(t("%(percent)s right on %(count)s photos from other sources",
+        { percent: (q.out_of_source.accuracy * 100).toFixed(1) + "%", count: q.out_of_source.count }));
+    }
+    if (q.in_source && typeof q.in_source.accuracy === "number") {
+      parts.push(t("%(percent)s on its own sources' test photos", { percent: (q.in_source.accuracy * 100).toFixed(1) + "%" }));
+    }
+    return parts.join(" · ");
+  }
+
   // The model's "none of my classes" verdict: true, false, or null when the model has no such check.
   function showUnknown(data) {
     const top = (data.predictions || [])[0];
@@ -113,6 +127,7 @@
       requestAnimationFrame(() => { item.querySelector(".progress-bar").style.width = percent.toFixed(1) + "%"; });
     }
     $("model-name").textContent = modelName(data.model);
+    $("model-quality").textContent = modelQuality(data.model);
     const ms = typeof data.latency_ms === "number" ? data.latency_ms.toFixed(data.latency_ms < 10 ? 1 : 0) : "?";
     $("latency").textContent = t("%(ms)s ms", { ms: ms });
     busy.hidden = true;

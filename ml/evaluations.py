@@ -1,0 +1,63 @@
+"""The measured quality of a model, gathered from the evaluation reports written beside it.
+
+    summarise_evaluations("models/default/animals5.pt")
+    → {"out_of_source": {"accuracy": 0.97, "count": 487, ...}, "in_source": {...}, "unknown": {...}}
+
+`flask evaluate` writes `<stem>[.<tag>].metrics.json` (with `kind` in_source / out_of_source) and,
+with `--expect-unknown`, `<stem>.<tag>.unknown.json`. Every place that shows a model's accuracy
+(model card, web page, API, desktop) reads this one summary, so the out-of-source figure always
+comes first and each figure says which kind it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+KINDS = ("out_of_source", "in_source")
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _quality(report: dict[str, Any]) -> dict[str, Any]:
+    unknown = report.get("unknown") or {}
+    return {
+        "accuracy": report.get("accuracy"), "count": report.get("count"), "ece": report.get("ece"),
+        "part": report.get("part"), "sources": sorted((report.get("per_source") or {}).keys()),
+        "unknown_rate": unknown.get("rate") if unknown.get("available") else None,
+    }
+
+
+def summarise_evaluations(model_path: str | os.PathLike) -> dict[str, Any]:
+    """Out-of-source, in-source and unknown-photo figures from the reports beside `model_path` ({} if none)."""
+    path = Path(model_path)
+    stem = path.with_suffix("").name
+    out: dict[str, Any] = {}
+    for report_path in sorted(path.parent.glob(f"{stem}*.metrics.json")):
+        report = _read(report_path)
+        if not report or "accuracy" not in report:
+            continue
+        kind = report.get("kind")
+        if kind not in KINDS:
+            # The plain report of a split part is the in-source test figure.
+            kind = "in_source" if report_path.name == f"{stem}.metrics.json" else None
+        if kind and kind not in out:
+            out[kind] = _quality(report)
+    for report_path in sorted(path.parent.glob(f"{stem}.*.unknown.json")):
+        report = _read(report_path)
+        if report and "flagged_rate" in report:
+            out["unknown"] = {"flagged_rate": report["flagged_rate"], "count": report.get("count"),
+                              "groups": len(report.get("per_group") or {})}
+            break
+    return {k: out[k] for k in (*KINDS, "unknown") if k in out}
+
+
+__all__ = ["summarise_evaluations"]
