@@ -59,6 +59,30 @@ def glance(path: Path, meta: dict[str, Any]) -> list[str]:
     return out
 
 
+def out_of_source_section(path: Path) -> list[str]:
+    """Per-source accuracy, calibration and pictures of the out-of-source evaluation, when there is one."""
+    oos = summarise_evaluations(path).get("out_of_source")
+    report = json.loads((path.parent / oos["report"]).read_text(encoding="utf-8")) if oos else None
+    if not report:
+        return []
+    lines = ["", f"## Out-of-source quality ({report['count']} photos from sources never used in training or in any choice)",
+             "", "| source | photos | accuracy | ECE | called unknown |", "| --- | --- | --- | --- | --- |"]
+    for source, row in (report.get("per_source") or {}).items():
+        unknown = row.get("unknown_rate")
+        lines.append(f"| {source} | {row.get('count')} | {_pct(row.get('accuracy'))} | {row.get('ece', 0):.3f} | "
+                     f"{_pct(unknown) if unknown is not None else 'n/a'} |")
+    lines.append("")
+    lines.append("| class | precision | recall | photos |")
+    lines.append("| --- | --- | --- | --- |")
+    for cls, row in (report.get("per_class") or {}).items():
+        lines.append(f"| {cls} | {_pct(row['precision'])} | {_pct(row['recall'])} | {row['support']} |")
+    for kind, title in (("confusion", "confusion matrix"), ("reliability", "reliability diagram")):
+        name = Path((report.get("files") or {}).get(kind, "")).name
+        if name and (path.parent / name).exists():
+            lines += ["", f"![{title}, out-of-source]({name})"]
+    return lines
+
+
 def render_model_card(
     model_path: str | os.PathLike, *, command: str, data_source: str, limits: list[str], wall_seconds: float | None = None
 ) -> str:
@@ -102,7 +126,8 @@ def render_model_card(
         f"- Architecture: `{meta['arch']}`, ImageNet weights: `{meta.get('pretrained')}`; input "
         f"{meta['input_size']}×{meta['input_size']}, normalisation mean {meta['mean']} std {meta['std']}.",
         f"- Mode `{cfg.get('mode')}`, {cfg.get('epochs')} epochs, {cfg.get('optimizer')} lr {cfg.get('lr')} "
-        f"(backbone × {cfg.get('backbone_lr_factor')}), batch {cfg.get('batch_size')}, {cfg.get('schedule')} "
+        + (f"(backbone × {cfg.get('backbone_lr_factor')}), " if cfg.get("mode") == "finetune" else "")
+        + f"batch {cfg.get('batch_size')}, {cfg.get('schedule')} "
         f"schedule, augmentation {'on' if cfg.get('augment') else 'off'}; best epoch {meta.get('best_epoch')} "
         "by validation accuracy.",
         f"- Training time: {meta.get('train_seconds', 'n/a')} s of epochs"
@@ -125,8 +150,9 @@ def render_model_card(
         f"{_pct(metrics.get('top_k_accuracy'))}; macro F1 {metrics.get('macro_f1')} "
         f"(scored with the {metrics.get('backend', 'torch')} backend on the files as shipped).",
         f"- At the end of training (float32 weights, torch backend) the same split scored "
-        f"{_pct((meta.get('metrics') or {}).get('accuracy'))}; that figure is stored in the model file and is "
-        "the one the web app and desktop show. The two differ by rounding the weights to float16 and by the backend.",
+        f"{_pct((meta.get('metrics') or {}).get('accuracy'))}, the figure stored in the model file. The two differ by "
+        "rounding the weights to float16 and by the backend. The web page, the API and the desktop show the "
+        "out-of-source figure first, then this one, each saying which it is.",
         "",
         "| class | precision | recall | F1 | pictures |",
         "| --- | --- | --- | --- | --- |",
@@ -141,5 +167,6 @@ def render_model_card(
         for item in wrong[:20]:
             shown = {k: item.get(k) for k in ("file", "label", "predicted", "confidence") if k in item}
             lines.append("- " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+    lines += out_of_source_section(path)
     lines += ["", "## Known limits", ""] + [f"- {text}" for text in limits] + [""]
     return "\n".join(lines)

@@ -50,7 +50,7 @@ def summarise_evaluations(model_path: str | os.PathLike) -> dict[str, Any]:
             # The plain report of a split part is the in-source test figure.
             kind = "in_source" if report_path.name == f"{stem}.metrics.json" else None
         if kind and kind not in out:
-            out[kind] = _quality(report)
+            out[kind] = _quality(report) | {"report": report_path.name}
     for report_path in sorted(path.parent.glob(f"{stem}.*.unknown.json")):
         report = _read(report_path)
         if report and "flagged_rate" in report:
