@@ -81,3 +81,19 @@ def test_batch_table_and_csv_have_an_unknown_column(qtbot, app_window, desktop_m
     window.language_actions["zh"].trigger()
     assert table.table.horizontalHeaderItem(3).text() == "不认识？"
     assert table.cell(1, 3) == ("是" if open_set else "不适用")  # p000.jpg, after broken.jpg
+
+
+def test_model_line_shows_out_of_source_accuracy_first_in_both_languages():
+    from types import SimpleNamespace
+
+    from desktop.controller import model_summary
+
+    info = {"name": "animals5", "arch": "efficientnet_lite2", "metrics": {"accuracy": 0.99},
+            "evaluations": {"out_of_source": {"accuracy": 0.967, "count": 487}, "in_source": {"accuracy": 0.978}}}
+    predictor = SimpleNamespace(info=info, backend="onnx")
+    en = model_summary(predictor, "animals5.pt", "en")
+    assert "96.7% on 487 photos from other sources" in en and en.index("96.7%") < en.index("97.8% in-source")
+    zh = model_summary(predictor, "animals5.pt", "zh")
+    assert "487 张其他来源照片" in zh and "同源测试 97.8%" in zh
+    old = model_summary(SimpleNamespace(info={"name": "old", "metrics": {"accuracy": 0.9}}, backend="torch"), "old.pt")
+    assert "90.0% in-source test" in old

@@ -144,3 +144,31 @@ def test_cli_evaluate_expect_unknown(trained, runner, tmp_path):
     empty.mkdir()
     bad = runner.invoke(args=["evaluate", str(result.model_path), str(empty), "--expect-unknown"])
     assert bad.exit_code != 0 and "No pictures" in bad.output
+
+
+def test_quality_summary_puts_out_of_source_first_everywhere(trained, tmp_path):
+    import shutil
+
+    from ml.artifact import public_info, read_meta
+    from ml.card import render_model_card
+    from ml.evaluate import evaluate
+    from ml.evaluations import summarise_evaluations
+
+    root, result = trained
+    model = tmp_path / "m.pt"
+    shutil.copy(result.model_path, model)
+    assert summarise_evaluations(model) == {}
+    evaluate(model, root, "test", backend="torch", kind="in_source")
+    folder = tmp_path / "elsewhere"
+    for cls in ("猫", "狗", "牛"):
+        shutil.copytree(root / cls, folder / cls)
+    evaluate(model, folder, backend="torch", kind="out_of_source", tag="elsewhere")
+    summary = summarise_evaluations(model)
+    assert list(summary) == ["out_of_source", "in_source"]
+    assert summary["out_of_source"]["count"] == 48 and 0 <= summary["out_of_source"]["accuracy"] <= 1
+    assert summary["in_source"]["count"] < 48  # the test part only
+    assert public_info(read_meta(model), model)["evaluations"] == summary
+    card = render_model_card(model, command="make x", data_source="generated", limits=[])
+    glance = card.split("## Quality at a glance", 1)[1]
+    assert glance.index("out-of-source") < glance.index("in-source")
+    assert "## Out-of-source quality (48 photos" in card

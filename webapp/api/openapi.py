@@ -30,8 +30,12 @@ SCHEMAS: dict[str, Any] = {
         "display_label": {"type": "string", "description": "Label in the request's language"}}},
     "ModelRef": {"type": "object", "required": ["id", "name"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "arch": {"type": ["string", "null"]},
-        "backend": {"type": "string"}, "accuracy": {"type": ["number", "null"]},
-        "created_at": {"type": ["string", "null"], "format": "date-time"}}},
+        "backend": {"type": "string"},
+        "accuracy": {"type": ["number", "null"], "description": "In-source test accuracy recorded at training"},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
+        "quality": {"type": "object", "description": "Measured figures by kind, out-of-source first: "
+                    "out_of_source / in_source {accuracy, count, ece, sources, unknown_rate}, "
+                    "unknown {flagged_rate, count} (photos of other things); {} when never evaluated"}}},
     "PredictResponse": {"type": "object", "required": ["model", "predictions", "unknown", "unknown_score", "latency_ms"],
                         "properties": {
         "model": {"$ref": "#/components/schemas/ModelRef"},
