@@ -48,8 +48,13 @@ class Defaults:
     JOB_TIMEOUTS = {"crawl": 3600, "train": 6 * 3600}
     #: A running job refreshes a Redis key this often (seconds × 1/3); missing key = worker died.
     JOB_HEARTBEAT_TTL = 30
-    #: Largest accepted upload in bytes (HTTP 413 above it).
+    #: Largest accepted upload in bytes (HTTP 413 above it). deploy/nginx/animals.conf allows 1 MB more
+    #: (multipart headers), so the app, not nginx, answers an oversized photo with its own message.
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    #: How many reverse proxies (nginx: 1) stand in front of the app and set X-Forwarded-For/-Proto/-Host/
+    #: -Port; their values are then trusted (werkzeug ProxyFix), so rate limits see the client's address.
+    #: 0: the headers are ignored (anyone could forge them when nothing strips them).
+    TRUSTED_PROXIES = 0
     #: "auto": the .onnx beside the model file (onnxruntime, no torch) when present, else torch.
     PREDICT_BACKEND = "auto"
     #: onnxruntime threads per model in a web process (1: concurrent requests each get a core;
