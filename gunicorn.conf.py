@@ -13,9 +13,11 @@ worker_class = "gthread"
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then so a slow leak in a native library cannot grow forever.
+# Recycle workers now and then so a slow leak in a native library cannot grow forever. Each worker
+# draws its own limit between 2000 and 4000 requests: with the jitter as large as the limit, the
+# workers' recycles spread over a whole lifetime instead of coming together (bench/soak.py, docs/web.md).
 max_requests = 2000
-max_requests_jitter = 200
+max_requests_jitter = max_requests
 accesslog = "-"
 errorlog = "-"
 
