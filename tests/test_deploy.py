@@ -264,3 +264,18 @@ def test_trusted_proxies_wraps_the_app_in_proxy_fix(tmp_path):
     assert not isinstance(create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path)}).wsgi_app, ProxyFix)
     wrapped = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path), "TRUSTED_PROXIES": 2}).wsgi_app
     assert isinstance(wrapped, ProxyFix) and (wrapped.x_for, wrapped.x_proto, wrapped.x_host) == (2, 2, 2)
+
+
+def test_a_redis_password_never_shows_in_readyz_or_logs(tmp_path):
+    from webapp import create_app
+    from webapp.redis_conn import shown_url
+
+    assert shown_url("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
+    assert shown_url("rediss://animals:s3cret@redis.internal/1") == "rediss://animals:***@redis.internal/1"
+    assert shown_url("redis://h:6379/0?password=s3cret&db=1") == "redis://h:6379/0?password=***&db=1"
+    assert shown_url("unix:///srv/redis.socket") == "unix:///srv/redis.socket"
+    port = _free_port()  # nothing listens there
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path), "REDIS_URL": f"redis://:s3cret@127.0.0.1:{port}/0",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
+    body = app.test_client().get("/readyz").get_data(as_text=True)
+    assert "s3cret" not in body and ":***@127.0.0.1" in body

@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app()
     print(f"==> database: {app.config['SQLALCHEMY_DATABASE_URI']}", flush=True)
     url = prepare(app)
-    print(f"==> redis: {url}{' (embedded)' if url.startswith('unix://') else ''}", flush=True)
+    from .redis_conn import shown_url
+
+    print(f"==> redis: {shown_url(url)}{' (embedded)' if url.startswith('unix://') else ''}", flush=True)
 
     env = dict(os.environ, REDIS_URL=url, PYTHONUNBUFFERED="1")
     bin_dir = Path(sys.executable).parent
