@@ -279,3 +279,19 @@ def test_a_redis_password_never_shows_in_readyz_or_logs(tmp_path):
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
     body = app.test_client().get("/readyz").get_data(as_text=True)
     assert "s3cret" not in body and ":***@127.0.0.1" in body
+
+
+def test_uploads_are_answered_when_the_rate_limit_storage_fails(tmp_path, embedded_redis, tiny_model):
+    """The limiter's Redis away (or its storage failing) must not turn uploads into 500s."""
+    import io
+
+    from tests.conftest import make_app
+
+    dead = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens there
+    app = make_app(tmp_path, redis=embedded_redis, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=dead)
+    register_tiny(app, tiny_model)
+    assert app.config["RATELIMIT_SWALLOW_ERRORS"] is True
+    photo = encode(shapes(4), quality=90)
+    response = app.test_client().post("/api/v1/predict", data={"file": (io.BytesIO(photo), "p.jpg")})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert response.get_json()["predictions"]

@@ -68,6 +68,10 @@ class Defaults:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_PREDICT = "120 per minute"
     RATELIMIT_HEADERS_ENABLED = True
+    #: When counting fails (the limiter's Redis away; a thread race in the `limits` package's memory
+    #: storage, seen as 1 answer in 2223 under bench/soak.py), let the request through and log it
+    #: rather than answer 500.
+    RATELIMIT_SWALLOW_ERRORS = True
     #: CSRF tokens stay valid for the whole session (admin pages stay open for hours while training).
     WTF_CSRF_TIME_LIMIT = None
     #: Base URL of the image search the crawler talks to (tests point it at a local fake).
