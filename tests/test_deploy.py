@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 
 from tests.conftest import register_tiny
 from tests.imagegen import encode, shapes
-from tests.web_support import ROOT, wait_for, worker_env
+from tests.web_support import ROOT, free_port, wait_until_up, worker_env
 from webapp.config import Defaults
 
 pytestmark = pytest.mark.timeout(240)
@@ -37,12 +37,6 @@ KEY_PATH = "/etc/letsencrypt/live/animals.example.com/privkey.pem"
 def nginx_binary() -> str | None:
     """Debian's nginx, if installed."""
     return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _size(text: str) -> int:
@@ -136,7 +130,7 @@ def proxied_site(app, tiny_model, tmp_path):
     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi", "acme"):
         (work / kind).mkdir(parents=True)
     cert, key = _self_signed(work)
-    app_port, http_port, https_port = _free_port(), _free_port(), _free_port()
+    app_port, http_port, https_port = free_port(), free_port(), free_port()
     env = worker_env(app, ANIMALS_TRUSTED_PROXIES="1", ANIMALS_RATELIMIT_PREDICT="3 per minute")
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind",
                             f"127.0.0.1:{app_port}", "--workers", "1", "--threads", "1", "wsgi:app"],
@@ -151,15 +145,8 @@ def proxied_site(app, tiny_model, tmp_path):
     proxy = subprocess.Popen([binary, "-p", str(work), "-e", str(work / "error.log"), "-c", str(conf)],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"https://127.0.0.1:{https_port}"
-
-    def up():
-        try:
-            return requests.get(base + "/readyz", verify=str(cert), timeout=3).status_code == 200
-        except requests.RequestException:
-            return False
-
     try:
-        wait_for(up, timeout=90, every=0.5, what="gunicorn behind nginx")
+        wait_until_up(base, "/readyz", timeout=90, verify=str(cert))
         yield {"base": base, "http": f"http://127.0.0.1:{http_port}", "https_port": https_port, "cert": cert}
     finally:
         logs = [_stop(proxy), _stop(web), (work / "error.log").read_text(errors="replace")]
@@ -274,7 +261,7 @@ def test_a_redis_password_never_shows_in_readyz_or_logs(tmp_path):
     assert shown_url("rediss://animals:s3cret@redis.internal/1") == "rediss://animals:***@redis.internal/1"
     assert shown_url("redis://h:6379/0?password=s3cret&db=1") == "redis://h:6379/0?password=***&db=1"
     assert shown_url("unix:///srv/redis.socket") == "unix:///srv/redis.socket"
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path), "REDIS_URL": f"redis://:s3cret@127.0.0.1:{port}/0",
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
     body = app.test_client().get("/readyz").get_data(as_text=True)
@@ -287,7 +274,7 @@ def test_uploads_are_answered_when_the_rate_limit_storage_fails(tmp_path, embedd
 
     from tests.conftest import make_app
 
-    dead = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens there
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     app = make_app(tmp_path, redis=embedded_redis, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=dead)
     register_tiny(app, tiny_model)
     assert app.config["RATELIMIT_SWALLOW_ERRORS"] is True

@@ -4,7 +4,6 @@ the connection under a client still sending; the app reads the rest first (webap
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -13,19 +12,13 @@ import pytest
 import requests
 
 from tests.imagegen import encode, shapes
-from tests.web_support import ROOT, wait_for, worker_env
+from tests.web_support import ROOT, free_port, wait_until_up, worker_env
 
 pytestmark = pytest.mark.timeout(180)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_rate_limited_uploads_get_their_429_not_a_reset(app):
-    port = _free_port()
+    port = free_port()
     env = worker_env(app, ANIMALS_RATELIMIT_PREDICT="1 per minute")
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind",
                             f"127.0.0.1:{port}", "--workers", "1", "--threads", "4", "wsgi:app"],
@@ -47,14 +40,8 @@ def test_rate_limited_uploads_get_their_429_not_a_reset(app):
                 session = requests.Session()
                 session.trust_env = False
 
-    def up():
-        try:
-            return requests.get(base + "/healthz", timeout=2).ok
-        except requests.RequestException:
-            return False
-
     try:
-        wait_for(up, timeout=60, what="gunicorn")
+        wait_until_up(base)
         threads = [threading.Thread(target=client) for _ in range(4)]
         for t in threads:
             t.start()

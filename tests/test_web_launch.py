@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -12,15 +11,9 @@ import threading
 import pytest
 import requests
 
-from tests.web_support import ROOT, wait_for
+from tests.web_support import ROOT, free_port, wait_for
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_launcher_starts_everything_and_ctrl_c_stops_everything(tmp_path):
@@ -28,7 +21,7 @@ def test_launcher_starts_everything_and_ctrl_c_stops_everything(tmp_path):
     import redis
     from rq import Worker
 
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(ANIMALS_INSTANCE_PATH=str(tmp_path), ANIMALS_DEFAULT_MODEL=str(tmp_path / "none.pt"), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "webapp.launch", "--port", str(port)], cwd=ROOT, env=env,
@@ -116,7 +109,7 @@ def test_launcher_restarts_a_killed_worker_while_the_site_keeps_answering(tmp_pa
     from tests.web_support import enqueue_raw, job_row
     from webapp import create_app
 
-    port, ttl = _free_port(), 3
+    port, ttl = free_port(), 3
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(ANIMALS_INSTANCE_PATH=str(tmp_path), ANIMALS_DEFAULT_MODEL=str(tiny_model), PYTHONUNBUFFERED="1",
                ANIMALS_JOB_HEARTBEAT_TTL=str(ttl))

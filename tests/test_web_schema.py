@@ -10,7 +10,7 @@ import sys
 import pytest
 import requests
 
-from tests.web_support import ROOT, wait_for
+from tests.web_support import ROOT, free_port, wait_for
 from webapp import create_app
 from webapp.extensions import db
 from webapp.schema import DatabaseNotMigrated, require_migrated, schema_problem
@@ -23,14 +23,6 @@ def _server_env(instance, **extra) -> dict[str, str]:
     env.update(ANIMALS_INSTANCE_PATH=str(instance), ANIMALS_DEFAULT_MODEL=str(instance / "none.pt"),
                PYTHONUNBUFFERED="1", **extra)
     return env
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_complete_schema_passes_and_an_empty_or_old_one_is_named(db_app):
@@ -70,7 +62,7 @@ def test_readyz_reports_an_unmigrated_database(app, client):
 
 def test_gunicorn_refuses_an_unmigrated_database_with_one_line(tmp_path):
     command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind",
-               f"127.0.0.1:{_free_port()}", "wsgi:app"]
+               f"127.0.0.1:{free_port()}", "wsgi:app"]
     done = subprocess.run(command, cwd=ROOT, env=_server_env(tmp_path), capture_output=True, text=True, timeout=90)
     assert done.returncode == 1
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
@@ -88,7 +80,7 @@ def test_flask_worker_refuses_an_unmigrated_database(tmp_path):
 
 
 def test_gunicorn_with_auto_migrate_migrates_then_serves(tmp_path):
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind",
                f"127.0.0.1:{port}", "--workers", "1", "wsgi:app"]
     proc = subprocess.Popen(command, cwd=ROOT, env=_server_env(tmp_path, ANIMALS_AUTO_MIGRATE="true"),
