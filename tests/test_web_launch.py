@@ -148,7 +148,8 @@ def test_launcher_restarts_a_killed_worker_while_the_site_keeps_answering(tmp_pa
         lost = wait_for(lambda: (row := job_row(app, doomed))["status"] == "failed" and row, timeout=ttl * 5,
                         what="the killed job to be marked lost")
         assert lost["error"]["code"] == "worker_lost"
-        assert out.count("1 job(s) whose worker died marked as failed (worker_lost)") == 1
+        wait_for(lambda: out.count("1 job(s) whose worker died marked as failed (worker_lost)") == 1, timeout=10,
+                 what="the launcher's line about the lost job")  # printed just after its commit
 
         # 2. Killed again (idle this time): still serving, and a third worker takes the next job.
         _kill_worker_hard(proc.pid)
