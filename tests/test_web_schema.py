@@ -18,10 +18,11 @@ from webapp.schema import DatabaseNotMigrated, require_migrated, schema_problem
 pytestmark = pytest.mark.timeout(180)
 
 
-def _server_env(instance, **extra) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+def _server_env(instance, redis_url: str, **extra) -> dict[str, str]:
+    """A fresh instance folder on the session's Redis (no embedded server left behind by the server)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
     env.update(ANIMALS_INSTANCE_PATH=str(instance), ANIMALS_DEFAULT_MODEL=str(instance / "none.pt"),
-               PYTHONUNBUFFERED="1", **extra)
+               REDIS_URL=redis_url, PYTHONUNBUFFERED="1", **extra)
     return env
 
 
@@ -60,10 +61,10 @@ def test_readyz_reports_an_unmigrated_database(app, client):
     assert client.get("/readyz").get_json()["checks"]["database"] == {"ok": True}
 
 
-def test_gunicorn_refuses_an_unmigrated_database_with_one_line(tmp_path):
+def test_gunicorn_refuses_an_unmigrated_database_with_one_line(tmp_path, embedded_redis):
     command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind",
                f"127.0.0.1:{free_port()}", "wsgi:app"]
-    done = subprocess.run(command, cwd=ROOT, env=_server_env(tmp_path), capture_output=True, text=True, timeout=90)
+    done = subprocess.run(command, cwd=ROOT, env=_server_env(tmp_path, embedded_redis), capture_output=True, text=True, timeout=90)
     assert done.returncode == 1
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     errors = [line for line in lines if "[ERROR]" in line]
@@ -71,19 +72,19 @@ def test_gunicorn_refuses_an_unmigrated_database_with_one_line(tmp_path):
     assert "Traceback" not in done.stderr and "Booting worker" not in done.stderr
 
 
-def test_flask_worker_refuses_an_unmigrated_database(tmp_path):
+def test_flask_worker_refuses_an_unmigrated_database(tmp_path, embedded_redis):
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], cwd=ROOT,
-                          env=_server_env(tmp_path), capture_output=True, text=True, timeout=90)
+                          env=_server_env(tmp_path, embedded_redis), capture_output=True, text=True, timeout=90)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("Error: The database has none of the application's tables")
     assert "Traceback" not in done.stderr
 
 
-def test_gunicorn_with_auto_migrate_migrates_then_serves(tmp_path):
+def test_gunicorn_with_auto_migrate_migrates_then_serves(tmp_path, embedded_redis):
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind",
                f"127.0.0.1:{port}", "--workers", "1", "wsgi:app"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=_server_env(tmp_path, ANIMALS_AUTO_MIGRATE="true"),
+    proc = subprocess.Popen(command, cwd=ROOT, env=_server_env(tmp_path, embedded_redis, ANIMALS_AUTO_MIGRATE="true"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def database_check():

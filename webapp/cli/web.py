@@ -39,13 +39,13 @@ def worker(burst: bool, queues: str, name: str | None) -> None:
     unknown = [q for q in wanted if q not in QUEUE_NAMES]
     if unknown:
         raise click.ClickException(f"Unknown queue(s) {', '.join(unknown)}; choose from {', '.join(QUEUE_NAMES)}.")
+    try:  # first: a database that is not migrated stops the worker before anything is started
+        prepare_schema(current_app._get_current_object())
+    except DatabaseNotMigrated as exc:
+        raise click.ClickException(exc.message) from None
     try:
         ping()
     except RedisUnavailable as exc:
-        raise click.ClickException(exc.message) from None
-    try:
-        prepare_schema(current_app._get_current_object())
-    except DatabaseNotMigrated as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"worker listening on {', '.join(wanted)} at {shown_url(current_app.config['REDIS_URL'])}", err=True)
     w = Worker([get_queue(q) for q in wanted], connection=get_redis(), serializer=JSONSerializer, name=name)
