@@ -87,7 +87,9 @@ $(DESKTOP_STAMP): requirements-desktop.txt | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -r requirements-desktop.txt
 	@touch $@
 
+# First: are the system libraries Qt needs for a window here? (It names the packages when not.)
 desktop: $(DESKTOP_STAMP)
+	@$(BIN)/python -m desktop.qtlibs
 	$(BIN)/python -m desktop
 
 lint: $(DEV_STAMP)

@@ -1,7 +1,9 @@
 """Confusion-matrix heatmaps that render class names legibly, Chinese included; reliability diagrams.
 
-Matplotlib's default font (DejaVu Sans) has no Chinese glyphs, so a CJK font is looked up among
-the system fonts (Noto Sans CJK, WenQuanYi, Source Han, SimHei, ...) and used for every label.
+Matplotlib's default font (DejaVu Sans) has no Chinese glyphs. The project ships one that does:
+Noto Sans CJK from the pinned pip package `noto-cjk-sans-otc` (requirements.txt), registered with
+matplotlib when a picture is drawn, so 猫牛狗马羊 render on any machine with no system font.
+Without that package, a system CJK font (WenQuanYi, Source Han, SimHei, ...) is looked up instead.
 """
 
 from __future__ import annotations
@@ -18,8 +20,24 @@ CJK_FONT_HINTS = (
 )
 
 
-@functools.lru_cache(maxsize=1)
-def cjk_font_path() -> str | None:
+#: The importable package carrying the bundled font file, and the face of its collection we draw with.
+BUNDLED_FONT_PACKAGE = "noto_cjk_sans_otc"
+BUNDLED_FONT_FAMILY = "Noto Sans CJK SC"
+
+
+def bundled_cjk_font_path() -> str | None:
+    """The CJK font file installed with the project's requirements, or None when the package is absent."""
+    import importlib
+
+    try:
+        package = importlib.import_module(BUNDLED_FONT_PACKAGE)
+    except ImportError:
+        return None
+    path = Path(str(package.FONT_PATH))
+    return str(path) if path.is_file() else None
+
+
+def system_cjk_font_path() -> str | None:
     """A system font file that covers Chinese, or None when the machine has none."""
     from matplotlib import font_manager
 
@@ -31,6 +49,28 @@ def cjk_font_path() -> str | None:
     # Sans-serif, regular weight first: the most legible at small sizes.
     candidates.sort(key=lambda p: ("serif" in p.lower(), "bold" in p.lower(), "mono" in p.lower(), p))
     return candidates[0] if candidates else None
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font_path() -> str | None:
+    """The font file used for Chinese labels: the bundled one, else a system one, else None."""
+    return bundled_cjk_font_path() or system_cjk_font_path()
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font():
+    """Matplotlib font properties for Chinese labels (the font registered on first use), or None."""
+    from matplotlib import font_manager, ft2font
+
+    path = cjk_font_path()
+    if path is None:
+        return None
+    font_manager.fontManager.addfont(path)  # every face of a .ttc collection, under its own family name
+    collection = ft2font.FT2Font(path)
+    families = [ft2font.FT2Font(path, face_index=i).family_name for i in range(collection.num_faces)]
+    # The Simplified Chinese face of a collection (Noto's default face is the Japanese one).
+    family = BUNDLED_FONT_FAMILY if BUNDLED_FONT_FAMILY in families else families[0]
+    return font_manager.FontProperties(family=family)
 
 
 def _needs_cjk(labels: Sequence[str]) -> bool:
@@ -49,19 +89,15 @@ def render_confusion(
 
     matplotlib.use("Agg", force=False)
     import numpy as np
-    from matplotlib import font_manager
     from matplotlib.figure import Figure
 
     matrix = np.asarray(confusion, dtype=np.int64)
     n = len(classes)
     font = None
     labels = list(classes)
-    if _needs_cjk(labels):
-        font_file = cjk_font_path()
-        if font_file:
-            font_manager.fontManager.addfont(font_file)
-            font = font_manager.FontProperties(fname=font_file)
-        else:
+    if _needs_cjk([*labels, title]):
+        font = cjk_font()
+        if font is None and _needs_cjk(labels):
             # No font can draw these names: number the axes and keep the names out of the picture.
             labels = [f"#{i}" for i in range(n)]
     side = max(4.0, 1.2 + 0.55 * n)

@@ -7,8 +7,9 @@ Import the fixtures into a test module:
 
 `live_server` serves the test's `app` fixture with werkzeug on 127.0.0.1 and a free port, in a
 thread; `page` is a fresh browser tab (own cookies) whose default timeout is a few seconds.
-Tests skip, saying why, when Chromium or Playwright is missing on a developer machine; under CI
-(`CI` set) a missing browser is an error, because .ci/run installs it.
+Each browser test module calls `require_browser()` first: when Chromium or Playwright is missing
+on a developer machine the modules skip, and pytest folds them into one summary line saying how
+to enable them; under CI (`CI` set) a missing browser is an error, because .ci/run installs it.
 """
 
 from __future__ import annotations
@@ -46,10 +47,32 @@ def chromium_path() -> str | None:
     return found
 
 
+#: How to turn the browser tests on (Playwright drives the system's Chromium; it downloads no browser).
+ENABLE_HINT = "enable them with `apt-get install -y chromium` (Debian/Ubuntu) or `dnf install -y chromium` (Fedora)"
+
+
 def _missing(reason: str):
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must install it: see .ci/run)")
-    pytest.skip(f"{reason}: install it with `apt-get install -y chromium` and `pip install -r requirements-dev.txt`")
+        pytest.fail(f"browser tests: {reason} (CI must install it: see .ci/run)", pytrace=False)
+    pytest.skip(f"browser tests: {reason}; {ENABLE_HINT}", allow_module_level=True)
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here (no Playwright package, no Chromium), or None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the Playwright Python package is missing (`pip install -r requirements-dev.txt`)"
+    if chromium_path() is None:
+        return "Chromium is not installed (no /usr/bin/chromium)"
+    return None
+
+
+def require_browser() -> None:
+    """Skip the calling test module (one folded summary line for all of them) when no browser can run."""
+    reason = browser_missing()
+    if reason:
+        _missing(reason)
 
 
 _shared: dict = {}
@@ -71,13 +94,10 @@ def shared_browser():
     pytest; a second Playwright started while the first runs would fail, so they share this one.
     """
     if "browser" not in _shared:
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError:
-            _missing("the Playwright Python package is not installed")
+        require_browser()
+        from playwright.sync_api import sync_playwright
+
         path = chromium_path()
-        if path is None:
-            _missing("Chromium is not installed (/usr/bin/chromium missing)")
         playwright = sync_playwright().start()
         _shared["playwright"] = playwright
         atexit.register(_close_shared)

@@ -11,6 +11,8 @@ import pytest
 from tests import browser_support
 from tests.web_support import enqueue_raw, start_worker_process
 
+browser_support.require_browser()  # the whole module skips (one summary line) without Chromium
+
 browser, live_server, page = browser_support.browser, browser_support.live_server, browser_support.page
 
 pytestmark = pytest.mark.timeout(180)

@@ -9,6 +9,8 @@ import pytest
 from tests import browser_support
 from tests.imagegen import make_dataset
 
+browser_support.require_browser()  # the whole module skips (one summary line) without Chromium
+
 browser, live_server, page = browser_support.browser, browser_support.live_server, browser_support.page
 
 pytestmark = pytest.mark.timeout(120)

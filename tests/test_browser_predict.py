@@ -17,6 +17,8 @@ browser, live_server, page, tiny_model = (
     browser_support.browser, browser_support.live_server, browser_support.page, browser_support.tiny_model
 )
 
+browser_support.require_browser()  # the whole module skips (one summary line) without Chromium
+
 pytestmark = pytest.mark.timeout(180)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import warnings
 
@@ -13,7 +14,7 @@ from PIL import Image
 from ml.artifact import ModelError
 from ml.errors import DatasetError
 from ml.evaluate import compute_metrics, evaluate, report_paths
-from ml.plots import cjk_font_path, render_confusion
+from ml.plots import BUNDLED_FONT_FAMILY, bundled_cjk_font_path, cjk_font, cjk_font_path, render_confusion
 from tests.modelgen import one_torch_thread, split_dataset, train_tiny
 
 
@@ -46,7 +47,31 @@ def test_top_k_counts_the_true_label_among_the_k_best():
 
 
 def test_cjk_font_is_available():
-    assert cjk_font_path(), "no CJK font: install fonts-wqy-microhei (or fonts-noto-cjk) for Chinese class names"
+    assert cjk_font_path(), "no CJK font: `pip install -r requirements.txt` brings noto-cjk-sans-otc"
+
+
+def test_the_bundled_font_is_used_and_covers_the_class_names():
+    """The font comes from the pinned pip package, not from whatever the machine has installed."""
+    from matplotlib import font_manager, ft2font
+
+    assert bundled_cjk_font_path() and cjk_font_path() == bundled_cjk_font_path()
+    font = cjk_font()
+    assert font.get_family() == [BUNDLED_FONT_FAMILY]
+    resolved = font_manager.findfont(font, fallback_to_default=False)
+    assert os.path.realpath(resolved) == os.path.realpath(bundled_cjk_font_path())
+    assert resolved.face_index > 0  # the SC face of the collection, not its first (Japanese) one
+    face = ft2font.FT2Font(resolved, face_index=resolved.face_index)
+    assert face.family_name == "Noto Sans CJK SC"
+    assert all(face.get_char_index(ord(ch)) for ch in "猫牛狗马羊测试")
+
+
+def test_different_chinese_names_draw_different_pictures(tmp_path):
+    """Tofu boxes (or the '#0' fallback) would make both pictures identical; real glyphs differ."""
+    first = render_confusion([[5, 1], [0, 6]], ["猫", "狗"], tmp_path / "a.png")
+    second = render_confusion([[5, 1], [0, 6]], ["马", "羊"], tmp_path / "b.png")
+    with Image.open(first) as a, Image.open(second) as b:
+        assert a.size == b.size
+        assert np.abs(np.asarray(a, dtype=np.int16) - np.asarray(b, dtype=np.int16)).sum() > 1000
 
 
 def test_confusion_png_draws_chinese_names_with_real_glyphs(tmp_path):

@@ -47,6 +47,28 @@ def start_worker_process(app, *args: str, **extra: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(base: str, path: str = "/healthz", timeout: float = 60, **request_options) -> None:
+    """Wait until GET base+path answers 200 (a server a test started), or fail after `timeout` seconds."""
+    import requests
+
+    def up() -> bool:
+        try:
+            return requests.get(base + path, timeout=3, **request_options).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_for(up, timeout=timeout, every=0.5, what=f"{base}{path} to answer")
+
+
 def wait_for(predicate, timeout: float = 60, every: float = 0.2, what: str = "condition"):
     """Poll `predicate()` until it returns something truthy; return it, or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -16,12 +16,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py, then environment, then `config`."""
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path(config))
     load_config(app, config)
+    register_proxy_fix(app)
     i18n.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def register_proxy_fix(app: Flask) -> None:
+    """Trust X-Forwarded-* from TRUSTED_PROXIES proxies in front (nginx: 1), so the client's address arrives."""
+    value = app.config.get("TRUSTED_PROXIES") or 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"TRUSTED_PROXIES must be the number of proxies in front of the app (0, 1, 2...), not {value!r}.")
+    if value:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=value, x_proto=value, x_host=value, x_port=value)
 
 
 def register_extensions(app: Flask) -> None:

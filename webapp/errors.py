@@ -129,8 +129,31 @@ def _unexpected(exc: Exception):
     return error_response("internal_error", "Something went wrong on the server; the error was logged.", 500)
 
 
+#: Bytes read per chunk when draining an upload the app answered without reading.
+DRAIN_CHUNK = 256 * 1024
+
+
+def _drain_unread_upload(response):
+    """Read the rest of an upload answered early (429, 400...), so the client gets the answer, not a reset.
+
+    gunicorn drains at most 64 KB of an unread body and then closes the socket with the rest
+    still unread, which makes the kernel reset the connection: a client still sending its photo
+    then loses the 429 it was sent. Bodies above MAX_CONTENT_LENGTH (413) are left alone.
+    """
+    length = request.content_length or 0
+    limit = request.max_content_length
+    if response.status_code >= 400 and length and (limit is None or length <= limit):
+        try:
+            while request.stream.read(DRAIN_CHUNK):
+                pass
+        except Exception:  # the client went away: nothing left to protect
+            pass
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers on `app`."""
+    app.after_request(_drain_unread_upload)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(AppError, _app_error)

@@ -1,4 +1,4 @@
-"""Liveness (/healthz: the process answers) and readiness (/readyz: model loaded, Redis and DB reachable)."""
+"""Liveness (/healthz: the process answers) and readiness (/readyz: model loaded, Redis and DB reachable, DB migrated)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,13 @@ def _check(fn) -> dict:
 
 
 def _database() -> dict:
+    from flask import current_app
+
     from .extensions import db
+    from .schema import require_migrated
 
     db.session.execute(db.text("SELECT 1"))
+    require_migrated(current_app)
     return {}
 
 

@@ -1,6 +1,9 @@
 """`make run`: migrate the database, then start Redis (embedded unless REDIS_URL), one RQ worker and the web server.
 
-All of them stop together on Ctrl-C (or SIGTERM). Usage: python -m webapp.launch [--host H] [--port P].
+A worker or web server that exits on its own (the OOM killer, a crash) is started again with
+backoff (webapp.supervise) while the other keeps serving; jobs the dead worker was running are
+marked "worker lost" once their heartbeat has expired. Everything stops together only on Ctrl-C
+(or SIGTERM). Usage: python -m webapp.launch [--host H] [--port P].
 """
 
 from __future__ import annotations
@@ -8,10 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from .supervise import GaveUp, Supervised
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,28 +39,18 @@ def prepare(app) -> str:
     return url
 
 
-def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
-    # Own process group: the terminal's Ctrl-C reaches only us, and we stop the children in order.
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+def _reconcile(app) -> None:
+    """Mark jobs whose worker died as failed now (the admin pages would on their next look)."""
+    from .tasks import reconcile
 
-
-def _stop(proc: subprocess.Popen, name: str, signals: tuple[int, ...], wait: float) -> None:
-    for sig in signals:
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-    if proc.poll() is None:
-        print(f"==> {name} did not stop; killing it", flush=True)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    try:
+        with app.app_context():
+            changed = reconcile()
+    except Exception as exc:  # Redis or the database away for a moment: the pages reconcile later
+        print(f"==> could not check for lost jobs: {exc}", flush=True)
+        return
+    if changed:
+        print(f"==> {changed} job(s) whose worker died marked as failed (worker_lost)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,18 +67,32 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app()
     print(f"==> database: {app.config['SQLALCHEMY_DATABASE_URI']}", flush=True)
     url = prepare(app)
-    print(f"==> redis: {url}{' (embedded)' if url.startswith('unix://') else ''}", flush=True)
+    from .redis_conn import shown_url
+
+    print(f"==> redis: {shown_url(url)}{' (embedded)' if url.startswith('unix://') else ''}", flush=True)
 
     env = dict(os.environ, REDIS_URL=url, PYTHONUNBUFFERED="1")
     bin_dir = Path(sys.executable).parent
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-    worker = _spawn([*flask, "worker"], env)
     if args.server == "gunicorn":
         web_cmd = [str(bin_dir / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"{args.host}:{args.port}",
                    "--workers", str(args.web_workers), "wsgi:app"]
     else:
         web_cmd = [*flask, "run", "--host", args.host, "--port", str(args.port)]
-    web = _spawn(web_cmd, env)
+    # A dead worker's job is declared lost once its heartbeat key has expired: look just after that.
+    check_jobs_at: list[float] = []
+    heartbeat = float(app.config["JOB_HEARTBEAT_TTL"])
+
+    def _worker_died(_child: Supervised) -> None:
+        check_jobs_at.append(time.monotonic() + heartbeat + 1)
+
+    def _log(line: str) -> None:
+        print(line, flush=True)
+
+    worker = Supervised("worker", [*flask, "worker"], env, ROOT, log=_log, on_exit=_worker_died)
+    web = Supervised("web server", web_cmd, env, ROOT, log=_log)
+    worker.start()
+    web.start()
     print(f"==> open http://{args.host}:{args.port}/  (admin: /admin/, create a user with "
           f"`.venv/bin/flask create-admin NAME`). Ctrl-C stops everything.", flush=True)
 
@@ -98,16 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     try:
         while not stopping["flag"]:
-            for name, proc in (("web server", web), ("worker", worker)):
-                if proc.poll() is not None:
-                    print(f"==> the {name} exited with status {proc.returncode}; stopping", flush=True)
-                    stopping["flag"], status = True, 1
+            for child in (web, worker):
+                child.check()
+            if check_jobs_at and time.monotonic() >= check_jobs_at[0]:
+                check_jobs_at.pop(0)
+                _reconcile(app)
             time.sleep(0.3)
+    except GaveUp as exc:
+        print(f"==> {exc}; stopping", flush=True)
+        status = 1
     finally:
         print("==> stopping web server and worker", flush=True)
-        _stop(web, "web server", (signal.SIGTERM,), 10)
+        web.stop((signal.SIGTERM,), 10)
         # RQ: the first SIGINT lets the current job finish, the second stops it (it is then marked failed).
-        _stop(worker, "worker", (signal.SIGINT, signal.SIGINT), 5)
+        worker.stop((signal.SIGINT, signal.SIGINT), 5)
         from .redis_conn import stop_embedded_redis
 
         stop_embedded_redis()

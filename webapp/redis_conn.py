@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 from pathlib import Path
@@ -54,6 +55,12 @@ def redis_url(app: Flask | None = None) -> str:
     return url
 
 
+def shown_url(url: str) -> str:
+    """`url` with its password replaced by `***`, for logs and error messages (/readyz is public)."""
+    url = re.sub(r"^(\w+://[^/@:]*:)[^/@]*@", r"\1***@", url)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+
+
 def get_redis(app: Flask | None = None) -> redis.Redis:
     """One client per app (its pool is thread-safe); raises RedisUnavailable when it cannot connect."""
     app = app or current_app
@@ -72,7 +79,7 @@ def ping(app: Flask | None = None) -> None:
     try:
         get_redis(app).ping()
     except redis.RedisError as exc:
-        raise RedisUnavailable(f"Redis does not answer at {redis_url(app)}: {exc}") from exc
+        raise RedisUnavailable(f"Redis does not answer at {shown_url(redis_url(app))}: {exc}") from exc
 
 
 def queue_name(kind_queue: str, app: Flask | None = None) -> str:

@@ -32,17 +32,22 @@ def worker(burst: bool, queues: str, name: str | None) -> None:
     from rq import Worker
     from rq.serializers import JSONSerializer
 
-    from ..redis_conn import QUEUE_NAMES, RedisUnavailable, get_queue, get_redis, ping
+    from ..redis_conn import QUEUE_NAMES, RedisUnavailable, get_queue, get_redis, ping, shown_url
+    from ..schema import DatabaseNotMigrated, prepare_schema
 
     wanted = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = [q for q in wanted if q not in QUEUE_NAMES]
     if unknown:
         raise click.ClickException(f"Unknown queue(s) {', '.join(unknown)}; choose from {', '.join(QUEUE_NAMES)}.")
+    try:  # first: a database that is not migrated stops the worker before anything is started
+        prepare_schema(current_app._get_current_object())
+    except DatabaseNotMigrated as exc:
+        raise click.ClickException(exc.message) from None
     try:
         ping()
     except RedisUnavailable as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"worker listening on {', '.join(wanted)} at {current_app.config['REDIS_URL']}", err=True)
+    click.echo(f"worker listening on {', '.join(wanted)} at {shown_url(current_app.config['REDIS_URL'])}", err=True)
     w = Worker([get_queue(q) for q in wanted], connection=get_redis(), serializer=JSONSerializer, name=name)
     w.work(burst=burst, with_scheduler=False)
 
