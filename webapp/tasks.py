@@ -251,7 +251,8 @@ def queue_status() -> dict[str, Any]:
     return {"queues": queues, "workers": workers}
 
 
-def recent_jobs(limit: int = 50) -> list[Job]:
-    """The newest jobs first, reconciled."""
-    reconcile()
+def recent_jobs(limit: int = 50, *, reconciled: bool = True) -> list[Job]:
+    """The newest jobs first, reconciled with Redis (or as the database last saw them: `reconciled=False`)."""
+    if reconciled:
+        reconcile()
     return list(db.session.execute(db.select(Job).order_by(Job.created_at.desc()).limit(limit)).scalars())

@@ -42,7 +42,9 @@ def worker(burst: bool, queues: str, name: str | None) -> None:
         ping()
     except RedisUnavailable as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"worker listening on {', '.join(wanted)} at {current_app.config['REDIS_URL']}", err=True)
+    from ..logmask import mask_url
+
+    click.echo(f"worker listening on {', '.join(wanted)} at {mask_url(current_app.config['REDIS_URL'])}", err=True)
     w = Worker([get_queue(q) for q in wanted], connection=get_redis(), serializer=JSONSerializer, name=name)
     w.work(burst=burst, with_scheduler=False)
 
