@@ -72,7 +72,8 @@ def model_summary(predictor, path: str | Path) -> str:
 
 
 def _decode(source, name: str) -> LoadedImage:
-    img = load_image(source)
+    # A 4:3 preview is at most 1600×1200: decode about that much (the model needs far less).
+    img = load_image(source, target=DISPLAY_MAX_SIDE // 2)
     return LoadedImage(image=img, name=name, preview=to_qimage(img))
 
 
