@@ -59,7 +59,10 @@ def authenticate(username: str, password: str) -> User | None:
 
 def login_name_key() -> str:
     """Rate-limit key for login attempts on one user name, whoever makes them."""
-    return "login-name:" + (request.form.get("username") or "").strip().lower()[:80]
+    from flask import current_app
+
+    name = (request.form.get("username") or "").strip().lower()[:80]
+    return f"{current_app.config['QUEUE_PREFIX']}login-name:{name}"
 
 
 def _load_user(user_id: str) -> User | None:

@@ -194,6 +194,6 @@ def _limiter_storage(config) -> None:
         # redis-py spells sockets unix:///path; the limits library wants redis+unix:///path.
         uri = ("redis+" + redis) if redis.startswith("unix://") else (redis or "memory://")
     config["RATELIMIT_STORAGE_URI"] = uri
-    config.setdefault("RATELIMIT_KEY_PREFIX", f"{config['QUEUE_PREFIX']}animals-limits")
+    config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)

@@ -74,7 +74,13 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app()
     print(f"==> database: {mask_url(app.config['SQLALCHEMY_DATABASE_URI'])}", flush=True)
-    url = prepare(app)
+    try:
+        url = prepare(app)
+    except Exception as exc:  # database or Redis unreachable: one clear line, no traceback, no password
+        from .logmask import mask_secrets
+
+        print(f"==> cannot start: {mask_secrets(str(getattr(exc, 'message', None) or exc))}", flush=True)
+        return 1
     print(f"==> redis: {mask_url(url)}{' (embedded)' if url.startswith('unix://') else ''}", flush=True)
 
     env = dict(os.environ, REDIS_URL=url, PYTHONUNBUFFERED="1")
