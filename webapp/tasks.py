@@ -23,6 +23,7 @@ from rq.worker import Worker
 
 from .errors import Conflict, InvalidParams, NotFound
 from .extensions import db
+from .logmask import mask_secrets
 from .models import Job, ModelVersion, User, utcnow
 from .redis_conn import RedisUnavailable, all_queues, get_queue, get_redis
 
@@ -137,7 +138,8 @@ def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str 
         queue.enqueue(spec.func, kwargs=clean, job_id=row.id, job_timeout=current_app.config["JOB_TIMEOUTS"][spec.queue],
                       result_ttl=7 * 86400, failure_ttl=30 * 86400, description=f"{kind} {clean}")
     except redis.RedisError as exc:
-        row.status, row.error, row.error_code, row.finished_at = "failed", f"Redis is unreachable: {exc}", "redis_unavailable", utcnow()
+        row.status, row.error_code, row.finished_at = "failed", "redis_unavailable", utcnow()
+        row.error = mask_secrets(f"Redis is unreachable: {exc}")
         db.session.commit()
         raise RedisUnavailable(f"The job could not be queued because Redis is unreachable ({exc}).") from exc
     return row
