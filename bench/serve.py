@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from serve_inprocess import agreement, raw_timings, summarise  # noqa: E402
+from serve_inprocess import InProcess, agreement, summarise  # noqa: E402
 
 BIN = Path(sys.executable).parent
 #: The web app's defaults the in-process rows must match (webapp.config.Defaults).
@@ -300,14 +300,12 @@ def run(args, work: Path, database_url: str | None = None, schema: str | None = 
         "rounds": args.rounds, "requests": args.requests, "workers": args.workers, "threads": args.threads,
         "predict_threads": PREDICT_THREADS, "database": "postgresql" if schema else "sqlite", "servers": [],
     }
-    results["raw"] = raw_timings(model, pictures, args.raw_repeat, threads=PREDICT_THREADS,
-                                 upload_max_pixels=UPLOAD_MAX_PIXELS, concurrency=args.concurrency,
-                                 limit_seconds=args.limit_seconds)
+    in_process = InProcess(model, pictures, threads=PREDICT_THREADS, upload_max_pixels=UPLOAD_MAX_PIXELS)
     from tests.imagegen import phone_photo as generated_photo
 
     photos = real_phone_photos(args.photos, 30) if args.photos else [generated_photo(i) for i in range(12)]
     results["agreement"] = agreement(model, photos) | {"source": str(args.photos) if args.photos else "generated"}
-    print(f"model {model.name}, uploads {results['upload_bytes']} bytes; in-process timings done", flush=True)
+    print(f"model {model.name}, uploads {results['upload_bytes']} bytes; agreement checked", flush=True)
     env = product_env(work, database_url, schema)
     prepare_database(env, model)
     specs = server_commands(args, model, env)
@@ -322,6 +320,9 @@ def run(args, work: Path, database_url: str | None = None, schema: str | None = 
                 warm(f"http://127.0.0.1:{port}{path}", data, 2 * args.workers)
         collected: dict[tuple[str, str, int], list[dict]] = {}
         for round_no in range(1, args.rounds + 1):
+            # The in-process rows of this round, under the same load as its server rows.
+            in_process.measure(max(3, args.raw_repeat // args.rounds), args.concurrency, args.limit_seconds)
+            print(f"  round {round_no} in-process rows done", flush=True)
             for label, port, path, picture, concurrency, n in plan(args, specs):
                 outcome = load_test(f"http://127.0.0.1:{port}{path}", pictures[picture], n, concurrency)
                 outcome |= {"server": label, "picture": picture}
@@ -329,6 +330,7 @@ def run(args, work: Path, database_url: str | None = None, schema: str | None = 
                 print(f"  round {round_no} {label:40s} {picture:5s} c={concurrency:<3d} p50 {outcome['p50_ms']:8.1f} ms"
                       f"  p95 {outcome['p95_ms']:8.1f} ms  {outcome['throughput_rps']:7.1f} req/s", flush=True)
         results["servers"] = [merge(rounds) for rounds in collected.values()]
+        results["raw"] = in_process.results()
     finally:
         for server in servers:
             server.__exit__(None, None, None)

@@ -27,18 +27,6 @@ def summarise(latencies_ms: list[float], elapsed_s: float | None = None, errors:
     return out
 
 
-def time_calls(fn, repeat: int, warmup: int = 3) -> dict:
-    """Latency of `fn()` over `repeat` calls after `warmup` calls."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return summarise(samples)
-
-
 def forward_limit(runner, batch, concurrency: int, seconds: float) -> dict:
     """Forward passes per second with `concurrency` threads calling the model back to back (no decoding, no HTTP)."""
     stop = time.perf_counter() + seconds
@@ -61,31 +49,58 @@ def forward_limit(runner, batch, concurrency: int, seconds: float) -> dict:
             "throughput_rps": round(sum(counts) / elapsed, 2)}
 
 
-def raw_timings(model: Path, pictures: dict[str, bytes], repeat: int, *, threads: int, upload_max_pixels: int,
-                concurrency: list[int], limit_seconds: float) -> dict:
-    """Forward alone, decoding (full vs reduced), in-process predict per picture, and the forward-only limit."""
-    from ml.images import load_image
-    from ml.predict import Predictor
+class InProcess:
+    """The model loaded as a web worker loads it; `measure()` takes one round of every in-process row.
 
-    served = Predictor.load(model, backend="onnx", threads=threads)  # as a web worker loads it
-    default = Predictor.load(model, backend="onnx")  # onnxruntime's default: every core for one request
-    torch_predictor = Predictor.load(model, backend="torch")
-    batch = served.preprocess([pictures["small"]])
+    bench/serve.py calls `measure()` once per round, between the server tests of that round, so
+    the rows it divides by were taken under the same machine load as the server rows.
+    """
 
-    def decode(data: bytes):
-        return load_image(data, max_pixels=upload_max_pixels, target=served.size)
+    def __init__(self, model: Path, pictures: dict[str, bytes], *, threads: int, upload_max_pixels: int):
+        from ml.images import load_image
+        from ml.predict import Predictor
 
-    out: dict = {
-        "forward_onnx": time_calls(lambda: served._runner(batch), repeat),
-        "forward_onnx_all_cores": time_calls(lambda: default._runner(batch), repeat),
-        "forward_torch_eager": time_calls(lambda: torch_predictor._runner(batch), max(5, repeat // 3)),
-    }
-    for name, data in pictures.items():
-        out[f"decode_full_{name}"] = time_calls(lambda d=data: load_image(d), max(5, repeat // 3))
-        out[f"decode_reduced_{name}"] = time_calls(lambda d=data: decode(d), repeat)
-        out[f"predict_in_process_{name}"] = time_calls(lambda d=data: served.predict(decode(d)), repeat)
-    out["forward_limit"] = {str(c): forward_limit(served._runner, batch, c, limit_seconds) for c in concurrency}
-    return out
+        self.pictures = pictures
+        self.load_image = load_image
+        self.upload_max_pixels = upload_max_pixels
+        self.served = Predictor.load(model, backend="onnx", threads=threads)  # as a web worker loads it
+        self.default = Predictor.load(model, backend="onnx")  # onnxruntime's default: every core for one call
+        self.torch = Predictor.load(model, backend="torch")
+        self.batch = self.served.preprocess([pictures["small" if "small" in pictures else next(iter(pictures))]])
+        self.samples: dict[str, list[float]] = {}
+        self.limits: dict[str, list[dict]] = {}
+
+    def decode(self, data: bytes):
+        """What the web app does with an upload (webapp.serving.decode_upload)."""
+        return self.load_image(data, max_pixels=self.upload_max_pixels, target=self.served.size)
+
+    def _time(self, name: str, fn, repeat: int) -> None:
+        fn()
+        for _ in range(repeat):
+            started = time.perf_counter()
+            fn()
+            self.samples.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+
+    def measure(self, repeat: int, concurrency: list[int], limit_seconds: float) -> None:
+        """One round: forward alone, decoding (full vs reduced), predict per picture, forward-only limits."""
+        self._time("forward_onnx", lambda: self.served._runner(self.batch), repeat)
+        self._time("forward_onnx_all_cores", lambda: self.default._runner(self.batch), repeat)
+        self._time("forward_torch_eager", lambda: self.torch._runner(self.batch), max(3, repeat // 4))
+        for name, data in self.pictures.items():
+            self._time(f"decode_full_{name}", lambda d=data: self.load_image(d), max(3, repeat // 4))
+            self._time(f"decode_reduced_{name}", lambda d=data: self.decode(d), repeat)
+            self._time(f"predict_in_process_{name}", lambda d=data: self.served.predict(self.decode(d)), repeat)
+        for c in concurrency:
+            self.limits.setdefault(str(c), []).append(forward_limit(self.served._runner, self.batch, c, limit_seconds))
+
+    def results(self) -> dict:
+        """Every row over all rounds: latencies pooled; a limit is the median of its rounds."""
+        out: dict = {name: summarise(samples) for name, samples in self.samples.items()}
+        out["forward_limit"] = {}
+        for c, rounds in self.limits.items():
+            best = sorted(rounds, key=lambda r: r["throughput_rps"])[len(rounds) // 2]
+            out["forward_limit"][c] = best | {"rounds": [r["throughput_rps"] for r in rounds]}
+        return out
 
 
 def agreement(model: Path, photos: list[bytes]) -> dict:
