@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import make_app, register_tiny
+from tests.conftest import copy_model, make_app, register_tiny
 from tests.imagegen import encode, shapes, truncated_jpeg
 
 
@@ -93,14 +93,8 @@ def test_models_lists_versions_and_the_active_one(app, client, tiny_model):
 
 
 def test_activation_switches_the_serving_model_without_restart(app, admin_client, tiny_model, tmp_path):
-    import shutil
-
     first = register_tiny(app, tiny_model)
-    copy_dir = tmp_path / "copy"
-    copy_dir.mkdir()
-    for f in tiny_model.parent.glob("tiny.*"):
-        shutil.copy(f, copy_dir / f.name)
-    second = register_tiny(app, copy_dir / "tiny.pt", activate=False, name="second")
+    second = register_tiny(app, copy_model(tiny_model, tmp_path / "copy"), activate=False, name="second")
     assert admin_client.post("/api/v1/predict", data=_upload(_jpeg())).get_json()["model"]["id"] == first
     response = admin_client.post(f"/api/v1/models/{second}/activate")
     assert response.status_code == 200 and response.get_json()["model"]["active"]

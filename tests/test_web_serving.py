@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests import imagegen
-from tests.conftest import CSRFClient, create_admin, login, make_app, register_tiny
+from tests.conftest import CSRFClient, copy_model, create_admin, login, make_app, register_tiny
 
 
 def _upload(data: bytes, name: str = "photo.jpg"):
@@ -78,8 +78,6 @@ def test_the_prediction_log_is_written_off_the_request_path(tmp_path, embedded_r
 
 
 def test_a_model_switch_reaches_every_worker_within_the_ttl(tmp_path, embedded_redis, tiny_model):
-    import shutil
-
     # Two apps on one database stand for two gunicorn workers.
     database = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     (tmp_path / "a").mkdir()
@@ -87,11 +85,7 @@ def test_a_model_switch_reaches_every_worker_within_the_ttl(tmp_path, embedded_r
     first = make_app(tmp_path / "a", redis=embedded_redis, database_url=database, ACTIVE_MODEL_TTL=1.0)
     second = make_app(tmp_path / "b", redis=embedded_redis, database_url=database, ACTIVE_MODEL_TTL=1.0)
     old = register_tiny(first, tiny_model)
-    copy = tmp_path / "copy"
-    copy.mkdir()
-    for f in tiny_model.parent.glob("tiny.*"):
-        shutil.copy(f, copy / f.name)
-    new = register_tiny(first, copy / "tiny.pt", activate=False, name="new")
+    new = register_tiny(first, copy_model(tiny_model, tmp_path / "copy"), activate=False, name="new")
     photo = imagegen.encode(imagegen.shapes(3))
 
     def answered_by(app) -> int:
