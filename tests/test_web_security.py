@@ -97,9 +97,13 @@ def test_client_addresses_come_from_trusted_proxies_only(tmp_path, embedded_redi
     assert post("203.0.113.2") == (429 if shared else 400)
 
 
-def test_bad_trusted_proxies_and_remember_duration_are_refused(tmp_path, embedded_redis):
-    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
-        make_app(tmp_path, redis=embedded_redis, TRUSTED_PROXIES="nginx")
+@pytest.mark.parametrize("proxies", ["nginx", -1, 1.5, True])
+def test_bad_trusted_proxies_are_refused(tmp_path, embedded_redis, proxies):
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES must be the number of proxies in front of the app"):
+        make_app(tmp_path, redis=embedded_redis, TRUSTED_PROXIES=proxies)
+
+
+def test_a_too_long_remember_duration_is_refused(tmp_path, embedded_redis):
     with pytest.raises(ConfigError, match="REMEMBER_COOKIE_DURATION"):
         make_app(tmp_path, redis=embedded_redis, REMEMBER_COOKIE_DURATION=365 * 24 * 3600)
 
@@ -196,7 +200,9 @@ def test_the_nonce_changes_per_request_and_hsts_comes_with_https(tmp_path, embed
     assert app.test_client().get("/").headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_readyz_tells_the_public_only_the_status(tmp_path, caplog):
+def test_readyz_tells_the_public_only_the_status(tmp_path, caplog, monkeypatch):
+    # An in-process `flask db upgrade` earlier in the session (alembic's fileConfig) disables existing loggers.
+    monkeypatch.setattr(logging.getLogger("webapp.health"), "disabled", False)
     app = make_app(tmp_path, redis="redis://:sekret@127.0.0.1:1/0")
     with caplog.at_level(logging.WARNING):
         response = app.test_client().get("/readyz")
@@ -215,6 +221,17 @@ def test_readyz_gives_administrators_the_details(tmp_path, embedded_redis):
     login(client)
     checks = client.get("/readyz").get_json()["checks"]
     assert checks["database"]["ok"] and checks["redis"]["ok"] and checks["model"]["code"] == "no_model"
+
+
+def test_url_passwords_are_masked():
+    from webapp.logmask import mask_url
+
+    assert mask_url("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
+    assert mask_url("rediss://animals:s3cret@redis.internal/1") == "rediss://animals:***@redis.internal/1"
+    assert mask_url("redis://h:6379/0?password=s3cret&db=1") == "redis://h:6379/0?password=***&db=1"
+    assert mask_url("postgresql+psycopg://bob:p@ss@db/x") == "postgresql+psycopg://bob:***@db/x"
+    assert mask_url("unix:///srv/redis.socket") == "unix:///srv/redis.socket"
+    assert mask_url("http://host:8080/a@b") == "http://host:8080/a@b"  # a port is not a password
 
 
 def test_passwords_are_masked_in_every_log_line(app, caplog):

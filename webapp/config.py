@@ -167,12 +167,10 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
 
 def _security_settings(config) -> None:
     """Check TRUSTED_PROXIES and the remember-me duration; derive the cookie flags from HTTPS_ONLY."""
-    try:
-        proxies = int(config["TRUSTED_PROXIES"])
-    except (TypeError, ValueError):
-        raise ConfigError(f"TRUSTED_PROXIES must be a whole number of proxy hops, not {config['TRUSTED_PROXIES']!r}.") from None
-    if not 0 <= proxies <= 10:
-        raise ConfigError(f"TRUSTED_PROXIES must be between 0 and 10, not {proxies}.")
+    proxies = config.get("TRUSTED_PROXIES") or 0
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
+        raise ConfigError(f"TRUSTED_PROXIES must be the number of proxies in front of the app (0, 1, 2...), "
+                          f"not {proxies!r}.")
     config["TRUSTED_PROXIES"] = proxies
     duration = config["REMEMBER_COOKIE_DURATION"]
     seconds = duration.total_seconds() if hasattr(duration, "total_seconds") else duration

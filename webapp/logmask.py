@@ -12,6 +12,8 @@ import re
 
 #: `scheme://user:password@` (the user part may be empty, as in `redis://:password@host`).
 _CREDENTIALS = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<secret>[^\s/]+)(?P<tail>@)")
+#: `?password=...` / `&password=...` in a URL's query (redis-py accepts the password there too).
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd|pwd)=)(?P<secret>[^&#\s]+)", re.IGNORECASE)
 MASK = "***"
 
 
@@ -19,7 +21,8 @@ def mask_secrets(text: str) -> str:
     """`text` with the password of every URL in it replaced by ***."""
     if "://" not in text:
         return text
-    return _CREDENTIALS.sub(lambda m: f"{m['head']}{MASK}{m['tail']}", text)
+    text = _CREDENTIALS.sub(lambda m: f"{m['head']}{MASK}{m['tail']}", text)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", text)
 
 
 def mask_url(url: str | None) -> str:
