@@ -179,7 +179,7 @@ def openset_table(d: Data, predict, id_mask, val_mask, ood_masks, d_train_mask, 
 
 def compare(rows, cache: Path) -> None:
     results = {}
-    for archs in (["efficientnet_lite0"], ["efficientnet_lite2"], ["efficientnet_lite0", "efficientnet_lite2"]):
+    for archs in (["efficientnet_lite0"], ["efficientnet_lite1"], ["efficientnet_lite2"], ["efficientnet_lite0", "efficientnet_lite2"]):
         if not all((cache / f"{a}.npz").exists() for a in archs):
             continue
         d = Data(rows, cache, archs)

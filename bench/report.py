@@ -79,31 +79,51 @@ def _loads(values) -> str:
 def serve_section(data: dict) -> str:
     raw = data.get("raw", {})
     rows = []
-    names = {"forward_onnx": "in-process forward, onnxruntime", "forward_torch_eager": "in-process forward, eager torch",
+    names = {"forward_onnx": "in-process forward, onnxruntime (worker's threads)",
+             "forward_onnx_all_cores": "in-process forward, onnxruntime (every core)",
+             "forward_torch_eager": "in-process forward, eager torch",
+             "decode_full_phone": "in-process decode, full size", "decode_reduced_phone": "in-process decode, reduced",
+             "predict_in_process_phone": "in-process decode + predict",
+             "decode_full_small": "in-process decode, full size", "decode_reduced_small": "in-process decode, reduced",
+             "predict_in_process_small": "in-process decode + predict",
              "predict_in_process_onnx": "in-process Predictor.predict (ONNX)"}
     for key, label in names.items():
         if key in raw:
-            rows.append([label, 1, raw[key]["p50_ms"], raw[key]["p95_ms"], "", ""])
+            picture = "phone" if key.endswith("_phone") else "small" if key.endswith("_small") else ""
+            rows.append([label, picture, 1, raw[key]["p50_ms"], raw[key]["p95_ms"], "", ""])
+    for clients, row in (raw.get("forward_limit") or {}).items():
+        rows.append(["in-process forward-only limit", "", clients, "", "", row["throughput_rps"], ""])
     base = {}
     for row in data.get("servers", []):
         if "dev server" in row["server"]:
-            base[row["concurrency"]] = row["throughput_rps"]
+            base[(row.get("picture", "small"), row["concurrency"])] = row["throughput_rps"]
     for row in data.get("servers", []):
-        ratio = base.get(row["concurrency"])
-        rows.append([row["server"], row["concurrency"], row["p50_ms"], row["p95_ms"], row["throughput_rps"],
+        picture = row.get("picture", "small")
+        ratio = base.get((picture, row["concurrency"]))
+        rows.append([row["server"], picture, row["concurrency"], row["p50_ms"], row["p95_ms"], row["throughput_rps"],
                      f"{row['throughput_rps'] / ratio:.2f}×" if ratio else ""])
     load = data.get("machine", {})
-    return "\n\n".join(
-        [
-            "## Serving: upload → answer under gunicorn vs the original-style server",
-            f"`.venv/bin/python bench/serve.py` — model `{Path(str(data.get('model'))).name}`, "
-            f"{data.get('upload_bytes')} byte JPEG uploads, gunicorn {data.get('workers')} workers × "
-            f"{data.get('threads')} threads, database {data.get('database')}; load average before/after "
-            f"{_loads(load.get('load_average_before'))} / {_loads(load.get('load_average_after'))} on {os.cpu_count()} cores. Throughput ratio is against the "
-            "original-style dev server (eager torch, model loaded once) at the same client count.",
-            md_table(["what", "clients", "p50 ms", "p95 ms", "req/s", "throughput vs baseline"], rows),
-        ]
-    )
+    uploads = data.get("upload_bytes")
+    uploads = ", ".join(f"{k} {v} bytes" for k, v in uploads.items()) if isinstance(uploads, dict) else f"{uploads} bytes"
+    parts = [
+        "## Serving: upload → answer under gunicorn vs the original-style server",
+        f"`.venv/bin/python bench/serve.py` — model `{Path(str(data.get('model'))).name}`, JPEG uploads ({uploads}; "
+        f"phone = 4032×3024 q92), gunicorn {data.get('workers')} workers × {data.get('threads')} threads, "
+        f"database {data.get('database')}; load average before/after {_loads(load.get('load_average_before'))} / "
+        f"{_loads(load.get('load_average_after'))} on {os.cpu_count()} cores. Throughput ratio is against the "
+        "original-style dev server (eager torch, model loaded once) at the same picture and client count.",
+        md_table(["what", "picture", "clients", "p50 ms", "p95 ms", "req/s", "throughput vs baseline"], rows),
+    ]
+    if data.get("targets"):
+        parts.append(md_table(["target (same run)", "ratio", "bound", "met", "how"],
+                              [[t["target"], t["ratio"], t["bound"], "yes" if t["met"] else "**no**", t["how"]]
+                               for t in data["targets"]]))
+    a = data.get("agreement")
+    if a:
+        parts.append(f"Reduced vs full decoding on {a['photos']} {a['source']} phone photos: largest probability "
+                     f"difference {a['max_abs_diff']}, mean of the per-photo largest {a['mean_max_abs_diff']}, "
+                     f"same top-1 on {a['top1_agree']} of {a['photos']}.")
+    return "\n\n".join(parts)
 
 
 SECTIONS = {"predict": predict_section, "train": train_section, "crawl": crawl_section, "serve": serve_section}

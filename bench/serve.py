@@ -1,14 +1,21 @@
 """Serving benchmark: upload→answer latency and throughput, all measured in the same run.
 
-Compares, on 127.0.0.1 only, with a bounded number of requests:
-  * raw model forward time in-process (onnxruntime and eager torch, batch of 1), and the whole
-    in-process `Predictor.predict` (decode + preprocess + forward);
+Compares, on 127.0.0.1 only, with a bounded number of requests, two uploads: a small photo
+(640×480 JPEG) and a phone photo (4032×3024 JPEG q92, generated):
+  * in-process (bench/serve_inprocess.py): the bare forward pass (onnxruntime with the web
+    worker's PREDICT_THREADS, and with every core; eager torch), decoding at full size and at the
+    reduced size the loader picks, the whole predict (decode + preprocess + forward), and the
+    forward-only limit: forward passes per second with N threads and nothing else;
   * the product under gunicorn (`gunicorn.conf.py`, ONNX backend, model loaded once per worker)
     with 1 and N concurrent clients posting to `POST /api/v1/predict`;
   * the baseline that does what the original did (bench/serve_baseline.py: Flask dev server,
     eager torch in the request), and the same with the model loaded in every request.
+Then it checks the targets of the public upload path (ratios within this run):
+  phone photo HTTP p50 <= 2.5 x bare forward; small photo HTTP p50 <= 1.5 x in-process predict;
+  N clients' throughput >= 80 % of the forward-only limit at N threads.
 
     .venv/bin/python bench/serve.py [--model MODEL.pt] [--requests 60] [--rounds 3] [--concurrency 1,8]
+        [--photos DIR]   (real photos, upscaled to 4032×3024 in memory, for the agreement check)
 
 Without --model it uses the shipped models/default/animals5.pt when present, else trains a
 random-init ResNet-18 at 224 px on a small synthetic dataset (the architecture, not the weights,
@@ -34,7 +41,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from serve_inprocess import InProcess, agreement, summarise  # noqa: E402
+
 BIN = Path(sys.executable).parent
+#: The web app's defaults the in-process rows must match (webapp.config.Defaults).
+PREDICT_THREADS = 1
+UPLOAD_MAX_PIXELS = 50_000_000
+#: Targets of the public upload path (issue 11): (what, bound, higher is better).
+TARGETS = {
+    "phone_p50_vs_bare_forward": 2.5,
+    "small_p50_vs_in_process_predict": 1.5,
+    "throughput_vs_forward_limit": 0.8,
+}
 #: The model `make default-model` ships (the product's DEFAULT_MODEL); used when present.
 SHIPPED_MODEL = ROOT / "models" / "default" / "animals5.pt"
 
@@ -72,46 +91,30 @@ def photo(size: tuple[int, int]) -> bytes:
     return encode(shapes(11, size=size), quality=90)
 
 
-# ---------------------------------------------------------------- measuring
+def phone_photo() -> bytes:
+    """A 4032×3024 JPEG at quality 92, like a 12-megapixel phone camera's."""
+    from tests.imagegen import phone_photo as make
 
-def summarise(latencies_ms: list[float], elapsed_s: float | None = None, errors: int = 0) -> dict:
-    """p50/p95/mean in ms (and requests per second when `elapsed_s` is given)."""
-    ordered = sorted(latencies_ms)
+    return make(11, size=(4032, 3024), quality=92)
 
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
-    out = {"n": len(ordered), "p50_ms": round(pct(50), 2), "p95_ms": round(pct(95), 2),
-           "mean_ms": round(statistics.fmean(ordered), 2), "errors": errors}
-    if elapsed_s:
-        out["throughput_rps"] = round(len(ordered) / elapsed_s, 2)
+def real_phone_photos(folder: Path, n: int) -> list[bytes]:
+    """Up to `n` real photos from `folder`, upscaled to 4032×3024 and encoded at q92 in memory (never written)."""
+    import io
+
+    from PIL import Image
+
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    out = []
+    for path in files[:: max(1, len(files) // n)][:n]:
+        img = Image.open(path).convert("RGB").resize((4032, 3024), Image.Resampling.BICUBIC)
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=92)
+        out.append(buf.getvalue())
     return out
 
 
-def time_calls(fn, repeat: int, warmup: int = 3) -> dict:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return summarise(samples)
-
-
-def raw_timings(model: Path, data: bytes, repeat: int) -> dict:
-    """Forward pass alone (onnxruntime, eager torch) and in-process predict, batch of one."""
-    from ml.predict import Predictor
-
-    onnx = Predictor.load(model, backend="onnx")
-    torch_predictor = Predictor.load(model, backend="torch")
-    batch = onnx.preprocess([data])
-    return {
-        "forward_onnx": time_calls(lambda: onnx._runner(batch), repeat),
-        "forward_torch_eager": time_calls(lambda: torch_predictor._runner(batch), repeat),
-        "predict_in_process_onnx": time_calls(lambda: onnx.predict(data), repeat),
-    }
-
+# ---------------------------------------------------------------- measuring
 
 def load_test(url: str, data: bytes, requests_n: int, concurrency: int) -> dict:
     """`requests_n` uploads from `concurrency` client threads; latency of each, overall throughput."""
@@ -269,23 +272,40 @@ def merge(rounds: list[dict]) -> dict:
     merged = summarise(samples, errors=sum(r["errors"] for r in rounds))
     merged["throughput_rps"] = round(statistics.median(r["throughput_rps"] for r in rounds), 2)
     merged["server_predict_mean_ms"] = round(statistics.fmean(r["server_predict_mean_ms"] for r in rounds), 2)
-    return merged | {"concurrency": rounds[0]["concurrency"], "server": rounds[0]["server"], "rounds": len(rounds)}
+    keep = ("concurrency", "server", "picture")
+    return merged | {k: rounds[0][k] for k in keep} | {"rounds": len(rounds)}
+
+
+def plan(args, specs) -> list[tuple[str, int, str, str, int, int]]:
+    """(server label, port, path, picture, concurrency, requests) for every load test of one round."""
+    out = []
+    for label, _cmd, port, _env, path, n in specs:
+        for picture in args.pictures:
+            clients = args.concurrency if picture == "small" else args.phone_concurrency
+            for concurrency in clients:
+                out.append((label, port, path, picture, concurrency, n if picture == "small" else max(5, n // 2)))
+    return out
 
 
 def run(args, work: Path, database_url: str | None = None, schema: str | None = None) -> dict:
     """Measure everything; servers run side by side and are tested in alternating rounds (fair on a busy machine)."""
     model = args.model or (SHIPPED_MODEL if SHIPPED_MODEL.is_file() else synthetic_model(work))
     ensure_onnx(model)
-    data = photo(tuple(args.image_size))
+    pictures = {"small": photo(tuple(args.image_size)), "phone": phone_photo()}
+    pictures = {k: v for k, v in pictures.items() if k in args.pictures}
     results: dict = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "load_average_before": os.getloadavg()},
-        "model": str(model), "upload_bytes": len(data), "image_size": args.image_size, "rounds": args.rounds,
-        "requests": args.requests, "workers": args.workers, "threads": args.threads,
-        "database": "postgresql" if schema else "sqlite",
-        "raw": raw_timings(model, data, args.raw_repeat), "servers": [],
+        "model": str(model), "upload_bytes": {k: len(v) for k, v in pictures.items()}, "image_size": args.image_size,
+        "rounds": args.rounds, "requests": args.requests, "workers": args.workers, "threads": args.threads,
+        "predict_threads": PREDICT_THREADS, "database": "postgresql" if schema else "sqlite", "servers": [],
     }
-    print(f"model {model.name}, upload {len(data)} bytes; raw timings done", flush=True)
+    in_process = InProcess(model, pictures, threads=PREDICT_THREADS, upload_max_pixels=UPLOAD_MAX_PIXELS)
+    from tests.imagegen import phone_photo as generated_photo
+
+    photos = real_phone_photos(args.photos, 30) if args.photos else [generated_photo(i) for i in range(12)]
+    results["agreement"] = agreement(model, photos) | {"source": str(args.photos) if args.photos else "generated"}
+    print(f"model {model.name}, uploads {results['upload_bytes']} bytes; agreement checked", flush=True)
     env = product_env(work, database_url, schema)
     prepare_database(env, model)
     specs = server_commands(args, model, env)
@@ -296,33 +316,75 @@ def run(args, work: Path, database_url: str | None = None, schema: str | None = 
         for server in servers:
             server.__enter__()
         for _label, _cmd, port, _env, path, _n in specs:
-            warm(f"http://127.0.0.1:{port}{path}", data, 2 * args.workers)
-        collected: dict[tuple[str, int], list[dict]] = {}
+            for data in pictures.values():
+                warm(f"http://127.0.0.1:{port}{path}", data, 2 * args.workers)
+        collected: dict[tuple[str, str, int], list[dict]] = {}
         for round_no in range(1, args.rounds + 1):
-            for label, _cmd, port, _env, path, n in specs:
-                for concurrency in args.concurrency:
-                    outcome = load_test(f"http://127.0.0.1:{port}{path}", data, n, concurrency) | {"server": label}
-                    collected.setdefault((label, concurrency), []).append(outcome)
-                    print(f"  round {round_no} {label:40s} c={concurrency:<3d} p50 {outcome['p50_ms']:8.1f} ms  "
-                          f"p95 {outcome['p95_ms']:8.1f} ms  {outcome['throughput_rps']:7.1f} req/s", flush=True)
+            # The in-process rows of this round, under the same load as its server rows.
+            in_process.measure(max(3, args.raw_repeat // args.rounds), args.concurrency, args.limit_seconds)
+            print(f"  round {round_no} in-process rows done", flush=True)
+            for label, port, path, picture, concurrency, n in plan(args, specs):
+                outcome = load_test(f"http://127.0.0.1:{port}{path}", pictures[picture], n, concurrency)
+                outcome |= {"server": label, "picture": picture}
+                collected.setdefault((label, picture, concurrency), []).append(outcome)
+                print(f"  round {round_no} {label:40s} {picture:5s} c={concurrency:<3d} p50 {outcome['p50_ms']:8.1f} ms"
+                      f"  p95 {outcome['p95_ms']:8.1f} ms  {outcome['throughput_rps']:7.1f} req/s", flush=True)
         results["servers"] = [merge(rounds) for rounds in collected.values()]
+        results["raw"] = in_process.results()
     finally:
         for server in servers:
             server.__exit__(None, None, None)
     results["machine"]["load_average_after"] = os.getloadavg()
+    results["targets"] = targets(results, max(args.concurrency))
     return results
 
 
+def targets(results: dict, clients: int) -> list[dict]:
+    """The issue's targets as ratios of rows measured in this run, each with its bound and whether it is met."""
+    raw = results["raw"]
+    product = {(r["picture"], r["concurrency"]): r for r in results["servers"] if "product" in r["server"]}
+    out = []
+
+    def add(name: str, value: float | None, bound: float, higher_is_better: bool, how: str) -> None:
+        if value is None:
+            return
+        met = value >= bound if higher_is_better else value <= bound
+        out.append({"target": name, "ratio": round(value, 2), "bound": bound, "met": met, "how": how})
+
+    phone, small = product.get(("phone", 1)), product.get(("small", 1))
+    add("phone_p50_vs_bare_forward", phone and phone["p50_ms"] / raw["forward_onnx"]["p50_ms"],
+        TARGETS["phone_p50_vs_bare_forward"], False, "4032×3024 upload, HTTP p50 / forward pass p50 (same threads)")
+    add("small_p50_vs_in_process_predict", small and small["p50_ms"] / raw["predict_in_process_small"]["p50_ms"],
+        TARGETS["small_p50_vs_in_process_predict"], False, "640×480 upload, HTTP p50 / in-process decode+predict p50")
+    busy, limit = product.get(("small", clients)), raw["forward_limit"].get(str(clients))
+    add("throughput_vs_forward_limit", busy and limit and busy["throughput_rps"] / limit["throughput_rps"],
+        TARGETS["throughput_vs_forward_limit"], True,
+        f"{clients} clients' req/s / forward passes per second with {clients} threads and nothing else")
+    return out
+
+
 def table(results: dict) -> str:
-    """The results as a Markdown table."""
-    lines = ["| what | clients | p50 ms | p95 ms | req/s | predict in server, mean ms | n | errors |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    """The results as Markdown tables: measurements, then the targets."""
+    lines = ["| what | picture | clients | p50 ms | p95 ms | req/s | predict in server, mean ms | n | errors |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results["raw"].items():
-        lines.append(f"| in-process {name} | 1 | {r['p50_ms']} | {r['p95_ms']} | {round(1000 / r['mean_ms'], 1)} "
+        if name == "forward_limit":
+            for c, row in r.items():
+                lines.append(f"| in-process forward-only limit | | {c} | | | {row['throughput_rps']} | | {row['forwards']} | 0 |")
+            continue
+        picture = "phone" if name.endswith("_phone") else "small" if name.endswith("_small") else ""
+        lines.append(f"| in-process {name} | {picture} | 1 | {r['p50_ms']} | {r['p95_ms']} | {round(1000 / r['mean_ms'], 1)} "
                      f"| | {r['n']} | 0 |")
     for r in results["servers"]:
-        lines.append(f"| {r['server']} | {r['concurrency']} | {r['p50_ms']} | {r['p95_ms']} | {r['throughput_rps']} "
-                     f"| {r['server_predict_mean_ms']} | {r['n']} | {r['errors']} |")
+        lines.append(f"| {r['server']} | {r['picture']} | {r['concurrency']} | {r['p50_ms']} | {r['p95_ms']} "
+                     f"| {r['throughput_rps']} | {r['server_predict_mean_ms']} | {r['n']} | {r['errors']} |")
+    lines += ["", "| target | ratio | bound | met | how |", "|---|---:|---:|---|---|"]
+    for t in results.get("targets", []):
+        lines.append(f"| {t['target']} | {t['ratio']} | {t['bound']} | {'yes' if t['met'] else 'NO'} | {t['how']} |")
+    a = results.get("agreement")
+    if a:
+        lines.append(f"\nReduced vs full decoding on {a['photos']} {a['source']} phone photos: max |Δp| {a['max_abs_diff']}, "
+                     f"mean of per-photo max {a['mean_max_abs_diff']}, top-1 the same on {a['top1_agree']}.")
     return "\n".join(lines)
 
 
@@ -331,6 +393,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model file (.pt); default: the shipped model, else a synthetic ResNet-18")
     parser.add_argument("--requests", type=int, default=60, help="uploads per server, client count and round")
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8])
+    parser.add_argument("--phone-concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1],
+                        help="client counts for the 4032×3024 upload")
+    parser.add_argument("--pictures", type=lambda s: s.split(","), default=["small", "phone"],
+                        help="which uploads to test: small, phone")
+    parser.add_argument("--photos", type=Path, help="folder of real photos for the agreement check (not written anywhere)")
+    parser.add_argument("--limit-seconds", type=float, default=5.0, help="length of the forward-only limit run")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--image-size", type=int, nargs=2, default=[640, 480], metavar=("W", "H"))

@@ -81,7 +81,7 @@ def classify_files(
         good, images = [], []
         for row in chunk:
             try:
-                images.append(load_image(row.path))
+                images.append(load_image(row.path, target=predictor.size))
                 good.append(row)
             except ImageError as exc:
                 row.error_code, row.error = exc.code, exc.message

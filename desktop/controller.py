@@ -84,7 +84,9 @@ def model_summary(predictor, path: str | Path, lang: str = "en") -> str:
 
 
 def _decode(source, name: str) -> LoadedImage:
-    img = load_image(source)
+    # A 4:3 preview is at most 1600×1200; the loader keeps the short side >= 2 × target = 1200
+    # (a 12 MP phone photo is decoded at half size). The model needs far less.
+    img = load_image(source, target=DISPLAY_MAX_SIDE * 3 // 8)
     return LoadedImage(image=img, name=name, preview=to_qimage(img))
 
 

@@ -180,7 +180,7 @@ def evaluate(
         for rel, label in rows[start : start + batch_size]:
             check_stop(should_stop)
             try:
-                images.append(load_image(root / rel))
+                images.append(load_image(root / rel, target=predictor.size))
             except ImageError as exc:
                 skipped.append({"file": rel, "reason": exc.message, "code": exc.code})
                 continue

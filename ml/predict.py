@@ -213,7 +213,7 @@ class Predictor:
 
     def preprocess(self, images: Sequence[Any]) -> np.ndarray:
         """Decode and normalise pictures into one float32 NCHW batch."""
-        pixels = [to_square_uint8(img if hasattr(img, "convert") else load_image(img), self.size) for img in images]
+        pixels = [to_square_uint8(img if hasattr(img, "convert") else load_image(img, target=self.size), self.size) for img in images]
         return normalise(np.stack(pixels), self.mean, self.std)
 
     @property

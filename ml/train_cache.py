@@ -65,7 +65,7 @@ def cache_split(
     for done, (rel, label) in enumerate(rows, 1):
         check_stop(should_stop)
         try:
-            pixels[len(files)] = to_square_uint8(load_image(root / rel), size)
+            pixels[len(files)] = to_square_uint8(load_image(root / rel, target=size), size)
         except ImageError as exc:
             skipped.append({"file": rel, "reason": exc.message, "code": exc.code})
         else:

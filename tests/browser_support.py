@@ -145,6 +145,9 @@ def page(browser):
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.js_errors = errors  # tests assert the page's own script raised nothing
+    blocked: list[str] = []
+    tab.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
+    tab.csp_violations = blocked  # what the page's Content-Security-Policy refused to run or load
     yield tab
     context.close()
 

@@ -233,6 +233,19 @@ def tiny_model(tmp_path_factory):
     return result.model_path
 
 
+def copy_model(model_path, folder):
+    """A copy of a model's files (.pt, .onnx, .json, ...) in `folder`, a second model version: the copy's .pt path."""
+    import shutil
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = Path(model_path).stem
+    for f in Path(model_path).parent.glob(f"{stem}.*"):
+        shutil.copy(f, folder / f.name)
+    return folder / Path(model_path).name
+
+
 def register_tiny(app, model_path, *, activate: bool = True, name: str = "tiny") -> int:
     """Register the session's tiny model in `app`'s database (as the shipped default would be); its id."""
     from ml.predict import Predictor

@@ -47,9 +47,12 @@ KINDS = {
     "oversize": "image/jpeg bytes streamed without a length, past the default 20 MB cap",
     "trickle": "a JPEG sent a few bytes at a time, each within the read timeout, for `slow_seconds`",
     "reset": "the connection closed without an answer",
+    "redirect_out": "a 302 to `redirect_location` (elsewhere: a loopback port, the cloud metadata address)",
 }
+#: Kinds that only some tests ask for (not part of DEFAULT_BAD).
+EXTRA_KINDS = ("redirect_out",)
 #: One of each kind on the first page, so a 60-picture crawl meets all of them.
-DEFAULT_BAD = {i + 1: kind for i, kind in enumerate(KINDS)}
+DEFAULT_BAD = {i + 1: kind for i, kind in enumerate(k for k in KINDS if k not in EXTRA_KINDS)}
 BLOCK_MODES = ("antiflag", "captcha", "html")
 _FORMATS = ("jpg", "png", "webp")
 
@@ -77,6 +80,8 @@ class FakeOptions:
     same_results: dict[str, str] = field(default_factory=dict)
     #: Bytes the "oversize" kind streams (stops early when the client hangs up).
     oversize_bytes: int = 21 * 1024 * 1024
+    #: Where the "redirect_out" kind sends the client.
+    redirect_location: str = "http://169.254.169.254/latest/meta-data/"
 
 
 class FakeBaidu:
@@ -280,6 +285,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, fake.good_picture(key, index, ext), f"image/{'jpeg' if ext == 'jpg' else ext}")
         if kind == "redirect":
             return self._send(302, b"", "text/html", extra={"Location": f"/img/{key}/{index}-target.png"})
+        if kind == "redirect_out":
+            return self._send(302, b"", "text/html", extra={"Location": fake.options.redirect_location})
         if kind in ("403", "404", "500"):
             return self._send(int(kind), f"<html>{kind}</html>".encode(), "text/html")
         if kind == "html":

@@ -93,3 +93,66 @@ def make_dataset(root: Path, counts: dict[str, int], *, size=(96, 72), coloured:
             img = shapes(seed * 100_000 + ci * 1000 + i, size, colour)
             (folder / f"{i:04d}.jpg").write_bytes(encode(img, "JPEG", quality=90))
     return root
+
+
+def phone_photo(seed: int = 0, size: tuple[int, int] = (4032, 3024), quality: int = 92, orientation: int = 1,
+                noise: int = 0) -> bytes:
+    """A JPEG like a phone camera's: smooth shapes upscaled to `size` (phones denoise; `noise` adds ±noise grain)."""
+    from PIL import ImageFilter
+
+    w, h = size
+    small = shapes(seed, (max(8, w // 8), max(8, h // 8))).filter(ImageFilter.GaussianBlur(1))
+    arr = np.asarray(small.resize(size, Image.Resampling.BICUBIC), dtype=np.int16)
+    if noise:
+        arr = arr + np.random.default_rng(seed).integers(-noise, noise + 1, arr.shape, dtype=np.int16)
+    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(img, "JPEG", quality=quality, exif=exif.tobytes())
+
+
+def png_bomb(width: int, height: int, *, bit_depth: int = 16, colour_type: int = 0) -> bytes:
+    """A valid, flat PNG of width×height written row by row (tiny file, no big image in memory).
+
+    colour_type 0 is greyscale (16-bit: Pillow's I;16), 6 is RGBA; the pixels are all zero.
+    """
+    import struct
+    import zlib
+
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    row = b"\x00" + bytes(width * channels * bit_depth // 8)  # filter byte 0, then the pixels
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A small JPEG whose header says width×height (a 100-megapixel claim costs a few bytes)."""
+    import struct
+
+    data = bytearray(encode(shapes(1, (64, 48)), "JPEG", quality=80))
+    i = 2
+    while i < len(data):
+        marker, length = data[i + 1], struct.unpack(">H", data[i + 2 : i + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):  # start of frame: precision, height, width
+            data[i + 5 : i + 9] = struct.pack(">HH", height, width)
+            return bytes(data)
+        i += 2 + length
+    raise AssertionError("no SOF marker")
+
+
+def refused_format(kind: str, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A real file in a format Pillow can read but the loader refuses: "EPS", "PSD" or "TGA"."""
+    import struct
+
+    img = shapes(5, size)
+    if kind == "PSD":  # Pillow reads PSD but cannot write it: a minimal uncompressed RGB document
+        w, h = size
+        return (b"8BPS" + struct.pack(">H", 1) + bytes(6) + struct.pack(">HIIHH", 3, h, w, 8, 3)
+                + struct.pack(">III", 0, 0, 0) + struct.pack(">H", 0) + b"".join(ch.tobytes() for ch in img.split()))
+    return encode(img, kind)

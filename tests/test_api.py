@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import make_app, register_tiny
+from tests.conftest import copy_model, make_app, register_tiny
 from tests.imagegen import encode, shapes, truncated_jpeg
 from tests.modelgen import ALWAYS_UNKNOWN, NEVER_UNKNOWN, with_meta
 
@@ -31,8 +31,10 @@ def test_predict_answers_top3_with_model_and_latency(app, client, tiny_model):
     probs = [p["probability"] for p in body["predictions"]]
     assert probs == sorted(probs, reverse=True) and abs(sum(probs) - 1) < 1e-3
     assert body["latency_ms"] > 0
+    from webapp import predlog
     from webapp.models import PredictionLog
 
+    assert predlog.flush(app) == 1  # the log is written off the request path, in batches
     with app.app_context():
         log = PredictionLog.query.one()
         assert log.model_version_id == model_id and log.top_label == labels[0] and log.image_path is None
@@ -92,14 +94,8 @@ def test_models_lists_versions_and_the_active_one(app, client, tiny_model):
 
 
 def test_activation_switches_the_serving_model_without_restart(app, admin_client, tiny_model, tmp_path):
-    import shutil
-
     first = register_tiny(app, tiny_model)
-    copy_dir = tmp_path / "copy"
-    copy_dir.mkdir()
-    for f in tiny_model.parent.glob("tiny.*"):
-        shutil.copy(f, copy_dir / f.name)
-    second = register_tiny(app, copy_dir / "tiny.pt", activate=False, name="second")
+    second = register_tiny(app, copy_model(tiny_model, tmp_path / "copy"), activate=False, name="second")
     assert admin_client.post("/api/v1/predict", data=_upload(_jpeg())).get_json()["model"]["id"] == first
     response = admin_client.post(f"/api/v1/models/{second}/activate")
     assert response.status_code == 200 and response.get_json()["model"]["active"]

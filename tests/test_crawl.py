@@ -37,7 +37,8 @@ EXPECTED_REJECTIONS = {
 
 def fast(fake, **overrides) -> CrawlConfig:
     """Settings that keep tests quick: short timeouts, no page delay, tiny backoff."""
-    settings = dict(base_url=fake.base_url, timeout=(2, 0.4), page_delay=0.0, backoff=0.01, backoff_max=2.0, image_retries=0)
+    settings = dict(base_url=fake.base_url, timeout=(2, 0.4), page_delay=0.0, backoff=0.01, backoff_max=2.0, image_retries=0,
+                    allow_networks=("127.0.0.0/8",))  # the fake serves from loopback: let the egress guard pass it
     settings.update(overrides)
     return CrawlConfig(**settings)
 
@@ -282,7 +283,8 @@ def test_bad_requests_fail_clearly(tmp_path, fake_baidu):
 
 
 def test_unreachable_site_is_a_clear_error(tmp_path):
-    config = CrawlConfig(base_url="http://127.0.0.1:9", timeout=(0.5, 0.5), retries=1, backoff=0.01, page_delay=0)
+    config = CrawlConfig(base_url="http://127.0.0.1:9", timeout=(0.5, 0.5), retries=1, backoff=0.01, page_delay=0,
+                         allow_networks=("127.0.0.1",))
     with pytest.raises(CrawlError, match="Cannot reach http://127.0.0.1:9") as info:
         crawl(["猫"], tmp_path, count=3, config=config)
     assert info.value.code == "search_unreachable"

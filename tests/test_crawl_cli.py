@@ -29,7 +29,7 @@ def test_crawl_60_then_nothing_new(runner, tmp_path, fake_baidu):
     # Pictures answer in 100 ms, so the slow one (timeout 0.3 s) is settled long before the 60th picture.
     fake = fake_baidu(latency=0.1, slow_seconds=3)
     args = ["crawl", "猫", "--count", "60", "--dataset", str(tmp_path), "--base-url", fake.base_url,
-            "--page-delay", "0", "--timeout", "0.3", "--image-retries", "0", "--workers", "4"]
+            "--allow-network", "127.0.0.0/8", "--page-delay", "0", "--timeout", "0.3", "--image-retries", "0", "--workers", "4"]
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
     folder = tmp_path / "猫"
@@ -57,7 +57,7 @@ def test_crawl_60_then_nothing_new(runner, tmp_path, fake_baidu):
 def test_a_blocked_crawl_exits_non_zero_with_one_clear_line(runner, tmp_path, fake_baidu):
     fake = fake_baidu(block_after=1, block_mode="captcha", bad={}, total=300)
     result = runner.invoke(args=["crawl", "猫", "--count", "100", "--dataset", str(tmp_path), "--base-url", fake.base_url,
-                                 "--page-delay", "0", "--workers", "2"])
+                                 "--allow-network", "127.0.0.0/8", "--page-delay", "0", "--workers", "2"])
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "captcha" in errors[0] and "saved before stopping" in errors[0]
@@ -84,7 +84,8 @@ def test_without_keywords_in_a_terminal_it_asks_like_spider_py(tmp_path, fake_ba
     primary, secondary = pty.openpty()
     env = {**os.environ, "FLASK_APP": "wsgi", "ANIMALS_DATA_DIR": str(tmp_path / "data"), "PYTHONIOENCODING": "utf-8"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flask", "crawl", "--dataset", str(tmp_path), "--base-url", fake.base_url, "--page-delay", "0"],
+        [sys.executable, "-m", "flask", "crawl", "--dataset", str(tmp_path), "--base-url", fake.base_url, "--allow-network", "127.0.0.0/8",
+         "--page-delay", "0"],
         cwd=REPO, stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True,
     )
     os.close(secondary)

@@ -255,7 +255,7 @@ def test_trusted_proxies_wraps_the_app_in_proxy_fix(tmp_path):
 
 def test_a_redis_password_never_shows_in_readyz_or_logs(tmp_path):
     from webapp import create_app
-    from webapp.redis_conn import shown_url
+    from webapp.logmask import mask_url as shown_url
 
     assert shown_url("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
     assert shown_url("rediss://animals:s3cret@redis.internal/1") == "rediss://animals:***@redis.internal/1"

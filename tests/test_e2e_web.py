@@ -47,7 +47,8 @@ def _stop(proc: subprocess.Popen) -> str:
 def stack(request, tmp_path, embedded_redis):
     """A running site (gunicorn) and its workers; yields the base URL and the app (for its config)."""
     fake = start_fake_baidu(total=40)
-    options = {"CRAWL_BASE_URL": fake.base_url, "CRAWL_OPTIONS": {"page_delay": 0, "backoff": 0.01, "workers": 4}}
+    options = {"CRAWL_BASE_URL": fake.base_url,
+               "CRAWL_OPTIONS": {"page_delay": 0, "backoff": 0.01, "workers": 4, "allow_networks": ["127.0.0.0/8"]}}
     procs: list[subprocess.Popen] = []
     schema = None
     if request.param == "make-run":

@@ -89,20 +89,26 @@ def test_browser_gets_an_html_error_page_and_api_gets_json(client):
     assert client.delete("/api/v1/models").get_json()["error"]["code"] == "method_not_allowed"
 
 
-def test_readyz_reports_each_dependency(app, client, tiny_model):
+def test_readyz_reports_each_dependency(app, client, admin_client, tiny_model):
     response = client.get("/readyz")
-    assert response.status_code == 503
-    checks = response.get_json()["checks"]
+    assert response.status_code == 503 and response.get_json() == {"status": "not_ready"}  # public: status only
+    checks = admin_client.get("/readyz").get_json()["checks"]  # administrators see each dependency
     assert checks["database"]["ok"] and checks["redis"]["ok"]
     assert checks["model"] == {"ok": False, "code": "no_model", "message": checks["model"]["message"]}
     register_tiny(app, tiny_model)
-    response = client.get("/readyz")
+    response = admin_client.get("/readyz")
     assert response.status_code == 200 and response.get_json()["checks"]["model"]["backend"] == "onnx"
+    assert client.get("/readyz").get_json() == {"status": "ready"}
 
 
 def test_readyz_when_redis_is_down(tmp_path):
+    from tests.conftest import create_admin, login
+
     app = make_app(tmp_path, redis="redis://127.0.0.1:1/0")
-    response = app.test_client().get("/readyz")
+    create_admin(app)
+    client = app.test_client()
+    login(client)
+    response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["redis"]["code"] == "redis_unavailable"
     assert app.test_client().get("/healthz").status_code == 200

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
 
-from . import i18n
+from . import i18n, logmask, security
 from .config import instance_path, load_config
+
+
+class UploadRequest(Request):
+    """Requests whose uploads stay in memory (they are capped by MAX_CONTENT_LENGTH) instead of a temporary file."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py, then environment, then `config`."""
+    logmask.install()
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path(config))
+    app.request_class = UploadRequest
     load_config(app, config)
     register_proxy_fix(app)
     i18n.init_app(app)
+    security.init_app(app)
+    from ml.images import set_decode_slots
+
+    set_decode_slots(app.config["DECODE_SLOTS"])
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

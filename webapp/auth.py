@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from functools import wraps
+from functools import lru_cache, wraps
 
 from flask import Flask, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import error_response, wants_json
 from .extensions import db, login_manager
@@ -39,12 +40,29 @@ def create_user(username: str, password: str) -> User:
     return user
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash made like real ones (same method and cost), checked when the user name is unknown."""
+    return generate_password_hash("no user has this password")
+
+
 def authenticate(username: str, password: str) -> User | None:
-    """The user with this name and password, or None."""
+    """The user with this name and password, or None; unknown names cost as much time as wrong passwords."""
     user = db.session.execute(db.select(User).filter_by(username=(username or "").strip())).scalar_one_or_none()
-    if user is None or not user.check_password(password or ""):
+    if user is None:
+        check_password_hash(_dummy_hash(), password or "")  # so timing does not reveal which names exist
+        return None
+    if not user.check_password(password or ""):
         return None
     return user
+
+
+def login_name_key() -> str:
+    """Rate-limit key for login attempts on one user name, whoever makes them."""
+    from flask import current_app
+
+    name = (request.form.get("username") or "").strip().lower()[:80]
+    return f"{current_app.config['QUEUE_PREFIX']}login-name:{name}"
 
 
 def _load_user(user_id: str) -> User | None:

@@ -18,6 +18,12 @@ ENV_PREFIX = "ANIMALS"
 #: Unprefixed variables every PaaS and container setup uses, mapped to our keys.
 CONVENTIONAL_ENV = {"SECRET_KEY": "SECRET_KEY", "DATABASE_URL": "SQLALCHEMY_DATABASE_URI", "REDIS_URL": "REDIS_URL"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Longest "remember me" login a setting may ask for (a stolen laptop should not stay logged in for a year).
+MAX_REMEMBER_SECONDS = 30 * 24 * 3600
+
+
+class ConfigError(ValueError):
+    """A setting has a value the app cannot run with; the message names it."""
 
 
 class Defaults:
@@ -64,19 +70,42 @@ class Defaults:
     PREDICT_TOP_K = 3
     #: Keep uploaded images in instance/predictions/ (off: only the label and timings are logged).
     LOG_PREDICTION_IMAGES = False
-    #: Flask-Limiter: in-memory counters per process by default; point at Redis to share them.
-    RATELIMIT_STORAGE_URI = "memory://"
+    #: Seconds between two batched writes of the prediction log (rows are written off the request path).
+    PREDICTION_LOG_INTERVAL = 1.0
+    #: Seconds a web process trusts its idea of the active model before asking the database again
+    #: (an activation reaches every worker within this time; the process that activates switches at once).
+    ACTIVE_MODEL_TTL = 2.0
+    #: Largest picture an anonymous upload may have, in pixels (50 MP covers 48/50 MP phone cameras;
+    #: the decoded buffer then stays under 200 MB). Crawls, datasets and the desktop use ml.images' own limit.
+    UPLOAD_MAX_PIXELS = 50_000_000
+    #: Pictures one process decodes at once at most (each large decode needs up to ~4 bytes per pixel).
+    DECODE_SLOTS = 2
+    #: Flask-Limiter storage. None: the Redis at REDIS_URL when REDIS_URL is set (counters shared by every
+    #: worker and machine), else per-process memory. If Redis stops, counting falls back to memory.
+    RATELIMIT_STORAGE_URI: str | None = None
     RATELIMIT_PREDICT = "120 per minute"
+    #: Failed admin logins allowed per client address, and per user name (whoever tries it).
+    RATELIMIT_LOGIN_IP = "30 per 10 minutes"
+    RATELIMIT_LOGIN_USER = "5 per minute; 20 per hour"
     RATELIMIT_HEADERS_ENABLED = True
     #: When counting fails (the limiter's Redis away; a thread race in the `limits` package's memory
     #: storage, seen as 1 answer in 2223 under bench/soak.py), let the request through and log it
     #: rather than answer 500.
     RATELIMIT_SWALLOW_ERRORS = True
+    #: The site is reached only over HTTPS (directly or via TRUSTED_PROXIES): cookies get the Secure flag
+    #: and pages send Strict-Transport-Security.
+    HTTPS_ONLY = False
+    #: "Remember me" keeps an administrator logged in this many seconds (at most MAX_REMEMBER_SECONDS).
+    REMEMBER_COOKIE_DURATION = 14 * 24 * 3600
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
     #: CSRF tokens stay valid for the whole session (admin pages stay open for hours while training).
     WTF_CSRF_TIME_LIMIT = None
     #: Base URL of the image search the crawler talks to (tests point it at a local fake).
     CRAWL_BASE_URL = "https://image.baidu.com"
-    #: Other ml.crawl.CrawlConfig fields (workers, delays, timeouts) for crawl jobs.
+    #: Other ml.crawl.CrawlConfig fields (workers, delays, timeouts) for crawl jobs and `flask crawl`; e.g.
+    #: {"allow_networks": ["10.1.0.0/16"]} lets the egress guard reach an intranet mirror (public addresses only
+    #: by default; see docs/crawl.md).
     CRAWL_OPTIONS: dict = {}
 
 
@@ -141,3 +170,37 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # SQLite has no pool to pre-ping; a busy timeout lets the worker and the web write in turn.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+    _security_settings(app.config)
+    _limiter_storage(app.config)
+
+
+def _security_settings(config) -> None:
+    """Check TRUSTED_PROXIES and the remember-me duration; derive the cookie flags from HTTPS_ONLY."""
+    proxies = config.get("TRUSTED_PROXIES") or 0
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
+        raise ConfigError(f"TRUSTED_PROXIES must be the number of proxies in front of the app (0, 1, 2...), "
+                          f"not {proxies!r}.")
+    config["TRUSTED_PROXIES"] = proxies
+    duration = config["REMEMBER_COOKIE_DURATION"]
+    seconds = duration.total_seconds() if hasattr(duration, "total_seconds") else duration
+    if not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_REMEMBER_SECONDS:
+        raise ConfigError(f"REMEMBER_COOKIE_DURATION must be between 1 second and {MAX_REMEMBER_SECONDS} seconds "
+                          f"(30 days), not {duration!r}.")
+    config["REMEMBER_COOKIE_DURATION"] = int(seconds)
+    https = bool(config["HTTPS_ONLY"])
+    config["SESSION_COOKIE_SECURE"] = config["REMEMBER_COOKIE_SECURE"] = https
+    if https:
+        config["PREFERRED_URL_SCHEME"] = "https"
+
+
+def _limiter_storage(config) -> None:
+    """Share rate-limit counters through REDIS_URL when one is set; keep working in memory if Redis stops."""
+    uri = config.get("RATELIMIT_STORAGE_URI")
+    if not uri:
+        redis = config.get("REDIS_URL") or ""
+        # redis-py spells sockets unix:///path; the limits library wants redis+unix:///path.
+        uri = ("redis+" + redis) if redis.startswith("unix://") else (redis or "memory://")
+    config["RATELIMIT_STORAGE_URI"] = uri
+    config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
+    config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+import redis
+from flask import Flask, flash, jsonify, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ml.errors import MLError
 
+from .logmask import mask_secrets
 from .redis_conn import RedisUnavailable
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,11 @@ ML_STATUS = {
     "model_corrupt": 503,
     "model_incompatible": 503,
     "cancelled": 409,
+    "unsupported_format": 415,
 }
+#: The banner admin pages show while Redis is unreachable (translated in webapp.admin.strings).
+REDIS_DOWN = ("Redis (the job queue) cannot be reached: background jobs cannot be started, cancelled or watched "
+              "until it is back. Everything else keeps working.")
 
 
 class AppError(Exception):
@@ -120,8 +126,31 @@ def _ml_error(exc: MLError):
     return error_response(exc.code, exc.message, ML_STATUS.get(exc.code, 400))
 
 
-def _redis_error(exc: RedisUnavailable):
-    return error_response(exc.code, exc.message, 503)
+def redis_down_message(exc: Exception) -> str:
+    """What went wrong with Redis, password masked, for logs and administrators."""
+    return exc.message if isinstance(exc, RedisUnavailable) else mask_secrets(f"Redis is unreachable ({exc}).")
+
+
+def _redis_error(exc: Exception):
+    """The one handler for Redis failures (ours or redis-py's): 503 JSON for the API, a banner for pages."""
+    from .i18n import gettext
+
+    detail = redis_down_message(exc)
+    log.warning("redis unavailable on %s %s: %s", request.method, request.path, detail)
+    if wants_json():
+        return error_response("redis_unavailable", detail, 503)
+    if request.method == "POST":
+        # A form (cancel, retry, start): go back to where it came from, with the banner on top.
+        flash(gettext(REDIS_DOWN), "error")
+        target = request.referrer if _same_site(request.referrer) else "/admin/"
+        return redirect(target)
+    return render_template("redis_down.html", message=gettext(REDIS_DOWN), detail=detail), 503
+
+
+def _same_site(url: str | None) -> bool:
+    from urllib.parse import urlsplit
+
+    return bool(url) and urlsplit(url).netloc == request.host
 
 
 def _unexpected(exc: Exception):
@@ -159,5 +188,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(AppError, _app_error)
     app.register_error_handler(MLError, _ml_error)
     app.register_error_handler(RedisUnavailable, _redis_error)
+    app.register_error_handler(redis.RedisError, _redis_error)
     if not app.testing:
         app.register_error_handler(Exception, _unexpected)

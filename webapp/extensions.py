@@ -1,5 +1,6 @@
 """Unbound extension objects; the factory binds them with `init_app` (cookiecutter-flask style)."""
 
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -21,4 +22,11 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate(render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def client_key() -> str:
+    """Rate-limit bucket of the client: its address (see TRUSTED_PROXIES), within this installation's prefix."""
+    return f"{current_app.config['QUEUE_PREFIX']}ip:{get_remote_address()}"
+
+
+limiter = Limiter(key_func=client_key, default_limits=[])

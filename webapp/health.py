@@ -1,10 +1,18 @@
-"""Liveness (/healthz: the process answers) and readiness (/readyz: model loaded, Redis and DB reachable, DB migrated)."""
+"""Liveness (/healthz: the process answers) and readiness (/readyz: model loaded, Redis and DB reachable, DB migrated).
+
+Anyone may ask /readyz, so its public answer is the status alone; what failed and why (error text
+that may name hosts) goes to the log, and to logged-in administrators.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, jsonify
+from flask_login import current_user
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
@@ -52,4 +60,10 @@ def readyz():
     checks = {"database": _check(_database), "redis": _check(_redis)}
     checks["model"] = _check(_model) if checks["database"]["ok"] else {"ok": False, "code": "database_unavailable"}
     ready = all(c["ok"] for c in checks.values())
-    return jsonify(status="ready" if ready else "not_ready", checks=checks), 200 if ready else 503
+    status = 200 if ready else 503
+    if not ready:
+        failed = {name: c for name, c in checks.items() if not c["ok"]}
+        log.warning("not ready: %s", "; ".join(f"{n}: {c.get('code')} {c.get('message', '')}" for n, c in failed.items()))
+    if current_user.is_authenticated:
+        return jsonify(status="ready" if ready else "not_ready", checks=checks), status
+    return jsonify(status="ready" if ready else "not_ready"), status

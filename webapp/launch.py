@@ -24,6 +24,7 @@ def prepare(app) -> str:
     """Apply migrations, register the shipped default model, make sure Redis answers; return REDIS_URL."""
     from flask_migrate import upgrade
 
+    from .logmask import mask_secrets
     from .redis_conn import ping, redis_url
     from .serving import ensure_default_model
 
@@ -33,7 +34,7 @@ def prepare(app) -> str:
             row = ensure_default_model(app)
             print(f"==> model: {row.name if row else 'none yet (train one in the admin panel)'}", flush=True)
         except Exception as exc:  # a broken default model must not stop the site; /readyz reports it
-            print(f"==> default model not usable: {exc}", flush=True)
+            print(f"==> default model not usable: {mask_secrets(str(exc))}", flush=True)
         url = redis_url(app)
         ping(app)
     return url
@@ -63,13 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from . import create_app
+    from .logmask import mask_url
 
     app = create_app()
-    print(f"==> database: {app.config['SQLALCHEMY_DATABASE_URI']}", flush=True)
-    url = prepare(app)
-    from .redis_conn import shown_url
+    print(f"==> database: {mask_url(app.config['SQLALCHEMY_DATABASE_URI'])}", flush=True)
+    try:
+        url = prepare(app)
+    except Exception as exc:  # database or Redis unreachable: one clear line, no traceback, no password
+        from .logmask import mask_secrets
 
-    print(f"==> redis: {shown_url(url)}{' (embedded)' if url.startswith('unix://') else ''}", flush=True)
+        print(f"==> cannot start: {mask_secrets(str(getattr(exc, 'message', None) or exc))}", flush=True)
+        return 1
+    print(f"==> redis: {mask_url(url)}{' (embedded)' if url.startswith('unix://') else ''}", flush=True)
 
     env = dict(os.environ, REDIS_URL=url, PYTHONUNBUFFERED="1")
     bin_dir = Path(sys.executable).parent

@@ -123,10 +123,25 @@ class ModelVersion(db.Model):
     def accuracy(self) -> float | None:
         return (self.metrics or {}).get("accuracy")
 
+    #: Metrics anyone may see; the rest (dataset paths, misclassified file names, report files) is for admins.
+    PUBLIC_METRICS = ("count", "accuracy", "top_k", "top_k_accuracy", "macro_f1", "per_class", "part")
+
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "arch": self.arch, "classes": self.classes,
                 "accuracy": self.accuracy, "metrics": self.metrics, "dataset_fingerprint": self.dataset_fingerprint,
                 "active": self.is_active, "created_at": iso(self.created_at), "activated_at": iso(self.activated_at)}
+
+    def public_dict(self) -> dict[str, Any]:
+        """What anonymous callers of the API see: whitelisted fields only (no paths, no file lists)."""
+        metrics = {k: v for k, v in (self.metrics or {}).items() if k in self.PUBLIC_METRICS}
+        per_class = metrics.get("per_class")
+        if isinstance(per_class, dict):
+            keep = ("precision", "recall", "f1", "support")
+            metrics["per_class"] = {str(c): {k: v.get(k) for k in keep} for c, v in per_class.items()
+                                    if isinstance(v, dict)}
+        return {"id": self.id, "name": self.name, "arch": self.arch, "classes": self.classes,
+                "accuracy": self.accuracy, "metrics": metrics, "active": self.is_active,
+                "created_at": iso(self.created_at), "activated_at": iso(self.activated_at)}
 
 
 class PredictionLog(db.Model):

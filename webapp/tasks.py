@@ -25,6 +25,7 @@ from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, MODES, P
 
 from .errors import Conflict, InvalidParams, NotFound
 from .extensions import db
+from .logmask import mask_secrets
 from .models import Job, ModelVersion, User, utcnow
 from .redis_conn import RedisUnavailable, all_queues, get_queue, get_redis
 
@@ -139,7 +140,8 @@ def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str 
         queue.enqueue(spec.func, kwargs=clean, job_id=row.id, job_timeout=current_app.config["JOB_TIMEOUTS"][spec.queue],
                       result_ttl=7 * 86400, failure_ttl=30 * 86400, description=f"{kind} {clean}")
     except redis.RedisError as exc:
-        row.status, row.error, row.error_code, row.finished_at = "failed", f"Redis is unreachable: {exc}", "redis_unavailable", utcnow()
+        row.status, row.error_code, row.finished_at = "failed", "redis_unavailable", utcnow()
+        row.error = mask_secrets(f"Redis is unreachable: {exc}")
         db.session.commit()
         raise RedisUnavailable(f"The job could not be queued because Redis is unreachable ({exc}).") from exc
     return row
@@ -253,7 +255,8 @@ def queue_status() -> dict[str, Any]:
     return {"queues": queues, "workers": workers}
 
 
-def recent_jobs(limit: int = 50) -> list[Job]:
-    """The newest jobs first, reconciled."""
-    reconcile()
+def recent_jobs(limit: int = 50, *, reconciled: bool = True) -> list[Job]:
+    """The newest jobs first, reconciled with Redis (or as the database last saw them: `reconciled=False`)."""
+    if reconciled:
+        reconcile()
     return list(db.session.execute(db.select(Job).order_by(Job.created_at.desc()).limit(limit)).scalars())

@@ -9,6 +9,7 @@ pass `on_progress` / `should_stop` callbacks.
 
 from .config import CrawlConfig
 from .crawler import crawl
+from .egress import EgressPolicy, EgressRefused
 from .errors import CrawlBlocked, CrawlError
 from .manifest import MANIFEST_NAME, Manifest
 from .parse import Candidate, decode_objurl, encode_objurl, parse_page, unwrap_url
@@ -21,6 +22,8 @@ __all__ = [
     "CrawlConfig",
     "CrawlError",
     "CrawlSummary",
+    "EgressPolicy",
+    "EgressRefused",
     "Manifest",
     "crawl",
     "decode_objurl",

@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 import requests
 
 from .config import CrawlConfig
+from .egress import Resolver, guarded_session
 from .errors import CrawlBlocked, CrawlError
 from .parse import ResultPage, is_captcha_url, parse_page
 
@@ -91,9 +92,9 @@ def browser_headers(config: CrawlConfig) -> dict[str, str]:
 class SearchClient:
     """One search session against Baidu Images (or the fake at `config.base_url`)."""
 
-    def __init__(self, config: CrawlConfig, session: requests.Session | None = None):
+    def __init__(self, config: CrawlConfig, session: requests.Session | None = None, resolver: Resolver | None = None):
         self.config = config
-        self.session = session or requests.Session()
+        self.session = session or guarded_session(config.egress_policy(resolver))
         self.session.headers.update(browser_headers(config))
         self.warmed = False
         self.pages_fetched = 0

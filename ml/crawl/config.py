@@ -8,6 +8,7 @@ from typing import Any
 from ..dataset.scan import NEAR_DUPLICATE_BITS
 from ..images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIZE
 from ..settings import from_known_fields
+from .egress import EgressPolicy, Resolver, parse_networks, system_resolver
 from .errors import CrawlError
 
 #: A current desktop Chrome; Baidu answers `antiFlag` to clients that do not look like a browser.
@@ -59,13 +60,29 @@ class CrawlConfig:
     min_size: int = DEFAULT_MIN_SIZE
     #: Perceptual hashes within this many bits count as the same picture.
     near_duplicate_bits: int = NEAR_DUPLICATE_BITS
+    #: Ports search and picture URLs may use; anything else is refused by the egress guard (ml.crawl.egress).
+    allowed_ports: tuple[int, ...] = (80, 443)
+    #: Networks the egress guard lets through although they are not public, on any port ("10.1.0.0/16"
+    #: for an intranet mirror; the tests' local fake Baidu needs "127.0.0.0/8"). Empty: public addresses only.
+    allow_networks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.timeout, (int, float)):
             self.timeout = (float(self.timeout), float(self.timeout))
         self.timeout = tuple(float(t) for t in self.timeout)  # type: ignore[assignment]
         self.base_url = str(self.base_url).rstrip("/")
+        if isinstance(self.allow_networks, str):
+            self.allow_networks = (self.allow_networks,)
+        self.allow_networks = tuple(str(n) for n in self.allow_networks)
+        parse_networks(self.allow_networks)  # refuses a malformed entry now, not at the first download
         problems = []
+        try:
+            self.allowed_ports = tuple(int(p) for p in self.allowed_ports)
+        except (TypeError, ValueError):
+            problems.append(f"allowed_ports must be port numbers (got {self.allowed_ports!r})")
+        else:
+            if not self.allowed_ports or not all(0 < p < 65536 for p in self.allowed_ports):
+                problems.append("allowed_ports must list ports between 1 and 65535")
         if len(self.timeout) != 2 or min(self.timeout) <= 0:
             problems.append("timeout must be two positive numbers (connect, read)")
         for name in ("workers", "per_host", "page_size", "max_bytes", "max_pixels"):
@@ -87,7 +104,13 @@ class CrawlConfig:
         return from_known_fields(cls, data, what="crawl settings", error=CrawlError)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly copy (the timeout becomes a list)."""
+        """JSON-friendly copy (tuples become lists)."""
         out = asdict(self)
-        out["timeout"] = list(self.timeout)
+        for key in ("timeout", "allowed_ports", "allow_networks"):
+            out[key] = list(out[key])
         return out
+
+    def egress_policy(self, resolver: Resolver | None = None) -> EgressPolicy:
+        """The egress guard these settings ask for (`resolver`: how host names are looked up)."""
+        return EgressPolicy(allowed_ports=frozenset(self.allowed_ports), allow_networks=parse_networks(self.allow_networks),
+                            resolver=resolver or system_resolver)

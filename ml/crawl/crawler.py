@@ -16,6 +16,7 @@ from ..progress import ProgressFn, StopFn, check_stop, report
 from .client import SearchClient
 from .config import CrawlConfig
 from .download import Downloader, Fetched, Rejected
+from .egress import Resolver
 from .errors import CrawlBlocked, CrawlError
 from .folder import FolderIndex, check_class_name, check_keywords, folder_lock
 from .manifest import Manifest, remove_partial_files, write_partial
@@ -38,8 +39,13 @@ def crawl(
     config: CrawlConfig | None = None,
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    resolver: Resolver | None = None,
 ) -> CrawlSummary:
-    """Fill `dataset_root/<class_name or keywords[0]>` up to `count` usable, distinct pictures."""
+    """Fill `dataset_root/<class_name or keywords[0]>` up to `count` usable, distinct pictures.
+
+    Every connection goes through the egress guard of `config` (`resolver`: how host names are
+    looked up, the system's by default).
+    """
     words = check_keywords(keywords)
     name = check_class_name(class_name if class_name is not None else words[0])
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -50,14 +56,16 @@ def crawl(
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     with folder_lock(folder):
-        return _Crawl(words, folder, name, count, config or CrawlConfig(), on_progress, should_stop).run()
+        return _Crawl(words, folder, name, count, config or CrawlConfig(), on_progress, should_stop, resolver).run()
 
 
 class _Crawl:
     """The state of one run; only the calling thread touches it (workers only fetch and decode)."""
 
-    def __init__(self, words, folder: Path, name: str, count: int, config: CrawlConfig, on_progress, should_stop):
+    def __init__(self, words, folder: Path, name: str, count: int, config: CrawlConfig, on_progress, should_stop,
+                 resolver: Resolver | None = None):
         self.words, self.folder, self.count, self.config = words, folder, count, config
+        self.resolver = resolver
         self.on_progress, self.should_stop = on_progress, should_stop
         self.summary = CrawlSummary(class_name=name, folder=str(folder), keywords=list(words), count=count)
         self.queue: deque[Candidate] = deque()
@@ -84,8 +92,8 @@ class _Crawl:
             self.summary.message = f"'{self.summary.class_name}' already holds {self.summary.existing} pictures; nothing to do."
             self._report()
             return self.summary
-        self.client = SearchClient(self.config)
-        self.downloader = Downloader(self.config)
+        self.client = SearchClient(self.config, resolver=self.resolver)
+        self.downloader = Downloader(self.config, resolver=self.resolver)
         pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="crawl")
         try:
             self._loop(pool)

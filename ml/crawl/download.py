@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 import imagehash
 import requests
 
-from ..images import ImageError, load_image
+from ..images import HASH_TARGET, ImageError, decode_image
 from .client import browser_headers, request_with_retries
 from .config import CrawlConfig
+from .egress import EgressRefused, Resolver, guarded_session
 
 # File signatures of the formats ml.images decodes, with the extension a saved file gets.
 _MAGIC = (
@@ -70,8 +71,9 @@ def sniff_extension(head: bytes) -> str | None:
 class Downloader:
     """Downloads pictures from any thread; each thread keeps its own HTTP session."""
 
-    def __init__(self, config: CrawlConfig):
+    def __init__(self, config: CrawlConfig, resolver: Resolver | None = None):
         self.config = config
+        self.policy = config.egress_policy(resolver)
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -80,7 +82,7 @@ class Downloader:
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
+            session = guarded_session(self.policy)
             session.headers.update(browser_headers(self.config))
             session.headers["Accept"] = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"
             self._local.session = session
@@ -111,7 +113,8 @@ class Downloader:
         if ext is None:
             raise Rejected("not_image", f"{url} does not start like any picture format.")
         try:
-            img = load_image(data, max_pixels=self.config.max_pixels, min_size=self.config.min_size)
+            decoded = decode_image(data, max_pixels=self.config.max_pixels, min_size=self.config.min_size,
+                                   target=HASH_TARGET)
         except ImageError as exc:
             raise Rejected(exc.code, f"{url}: {exc.message}") from None
         return Fetched(
@@ -119,9 +122,9 @@ class Downloader:
             data=data,
             extension=ext,
             sha256=hashlib.sha256(data).hexdigest(),
-            phash=str(imagehash.phash(img)),
-            width=img.size[0],
-            height=img.size[1],
+            phash=str(imagehash.phash(decoded.image)),
+            width=decoded.width,
+            height=decoded.height,
             size=len(data),
         )
 
@@ -131,6 +134,8 @@ class Downloader:
             response = request_with_retries(
                 self._session(), url, self.config, retries=self.config.image_retries, stream=True
             )
+        except EgressRefused as exc:
+            raise Rejected("egress_refused", f"{url}: {exc.message}") from None
         except requests.Timeout:
             raise Rejected("timeout", f"{url} did not answer in time.") from None
         except requests.TooManyRedirects:

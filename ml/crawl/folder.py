@@ -11,7 +11,7 @@ from typing import Any
 
 import imagehash
 
-from ..images import ImageError, is_image_name, load_image
+from ..images import HASH_TARGET, ImageError, is_image_name, load_image
 from .config import CrawlConfig
 from .errors import CrawlError
 from .manifest import Manifest
@@ -98,7 +98,7 @@ class FolderIndex:
                 continue
             try:
                 data = path.read_bytes()
-                img = load_image(data, max_pixels=config.max_pixels, min_size=config.min_size)
+                img = load_image(data, max_pixels=config.max_pixels, min_size=config.min_size, target=HASH_TARGET)
             except (ImageError, OSError):
                 continue  # unusable files are `flask dataset scan`'s business; they just do not count
             index.add(name, hashlib.sha256(data).hexdigest(), str(imagehash.phash(img)))

@@ -14,7 +14,7 @@ import imagehash
 import numpy as np
 
 from ..files import file_sha256
-from ..images import ImageError, load_image
+from ..images import HASH_TARGET, ImageError, decode_image
 from ..progress import ProgressFn, StopFn, check_stop, report
 from .layout import REJECTED_DIR, list_class_files, list_classes, read_metadata, require_dataset, update_metadata
 
@@ -160,7 +160,7 @@ def scan(
             files[rel] = cached
         else:
             try:
-                img = load_image(path)
+                decoded = decode_image(path, target=HASH_TARGET)
             except ImageError as exc:
                 moved = _move_rejected(base, rel, exc) if move_rejected else rel
                 rejected.append({"path": rel, "moved_to": moved, "code": exc.code, "reason": exc.message})
@@ -169,9 +169,9 @@ def scan(
             files[rel] = {
                 "class": cls,
                 "sha256": file_sha256(path),
-                "phash": str(imagehash.phash(img)),
-                "width": img.size[0],
-                "height": img.size[1],
+                "phash": str(imagehash.phash(decoded.image)),
+                "width": decoded.width,
+                "height": decoded.height,
                 "size": st.st_size,
                 "mtime_ns": st.st_mtime_ns,
             }

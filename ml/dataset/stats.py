@@ -49,7 +49,7 @@ def stats(
     for done, (rel, _) in enumerate(rows, 1):
         check_stop(should_stop)
         try:
-            arr = np.asarray(center_square(load_image(base / rel), size), dtype=np.float64) / 255.0
+            arr = np.asarray(center_square(load_image(base / rel, target=size), size), dtype=np.float64) / 255.0
         except ImageError:
             skipped += 1  # moved or damaged since the split; the count is reported
             report(on_progress, "stats", done, len(rows), file=rel)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import redis
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_user, logout_user
+from werkzeug.exceptions import TooManyRequests
 
 from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, MODES
 
 from .. import tasks
-from ..auth import _unauthorized, authenticate
-from ..errors import AppError
-from ..extensions import db
+from ..auth import _unauthorized, authenticate, login_name_key
+from ..errors import AppError, redis_down_message, wants_json
+from ..extensions import db, limiter
 from ..i18n import _
 from ..models import ModelVersion
 from ..redis_conn import RedisUnavailable
@@ -38,7 +40,14 @@ def _safe_next(target: str | None) -> str:
     return url_for("admin.index")
 
 
+def _failed_login(response) -> bool:
+    return response.status_code == 401
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_IP"], methods=["POST"], deduct_when=_failed_login)
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_USER"], methods=["POST"], deduct_when=_failed_login,
+               key_func=login_name_key)
 def login():
     """Log in with an administrator's name and password."""
     if request.method == "POST":
@@ -49,6 +58,19 @@ def login():
         login_user(user, remember=bool(request.form.get("remember")))
         return redirect(_safe_next(request.args.get("next")))
     return render_template("admin/login.html", username="")
+
+
+@bp.errorhandler(TooManyRequests)
+def login_throttled(exc: TooManyRequests):
+    """Too many failed logins for this name or from this address: say so on the login page (429)."""
+    message = _("Too many failed logins for this user name or from this address. Please wait a few minutes "
+                "and try again.")
+    if wants_json():
+        from ..errors import error_response
+
+        return error_response("login_throttled", message, 429)
+    flash(message, "error")
+    return render_template("admin/login.html", username=request.form.get("username", "")), 429
 
 
 @bp.post("/logout")
@@ -67,8 +89,9 @@ def index():
     try:
         jobs = tasks.recent_jobs(30)
         status, redis_error = tasks.queue_status(), None
-    except RedisUnavailable as exc:
-        jobs, status, redis_error = [], {"queues": [], "workers": []}, exc.message
+    except (RedisUnavailable, redis.RedisError) as exc:
+        db.session.rollback()  # a reconcile cut short by Redis must not leave half an update behind
+        jobs, status, redis_error = tasks.recent_jobs(30, reconciled=False), {"queues": [], "workers": []}, redis_down_message(exc)
     return render_template("admin/index.html", jobs=jobs, status=status, redis_error=redis_error, datasets=datasets,
                            models=list_models(), kinds=tasks.KINDS, archs=ARCH_NAMES, devices=DEVICES, modes=MODES,
                            default_arch=DEFAULT_ARCH, default_mode=DEFAULT_MODE)

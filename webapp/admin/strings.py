@@ -8,6 +8,8 @@ ZH = {
     "Password": "密码",
     "Remember me": "记住我",
     "Wrong user name or password.": "用户名或密码错误。",
+    "Too many failed logins for this user name or from this address. Please wait a few minutes and try again.":
+        "这个用户名或这个地址登录失败的次数太多。请等几分钟后再试。",
     "You are logged out.": "您已退出。",
     "Dashboard": "控制台",
     "Models": "模型",
@@ -60,6 +62,9 @@ ZH = {
     "Workers": "工作进程",
     "No worker is running: jobs wait until one starts (make run starts one).": "没有运行中的工作进程：任务会一直等待（make run 会启动一个）。",
     "Redis is unreachable": "无法连接 Redis",
+    "Redis (the job queue) cannot be reached: background jobs cannot be started, cancelled or watched until it "
+    "is back. Everything else keeps working.":
+        "无法连接 Redis（任务队列）：在它恢复之前，后台任务无法启动、取消或查看。其他功能照常可用。",
     "Job started: %(kind)s": "任务已启动：%(kind)s",
     "Cancel requested.": "已请求取消。",
     "Model %(name)s is now active.": "模型 %(name)s 已启用。",

@@ -50,7 +50,8 @@ SCHEMAS: dict[str, Any] = {
     "ModelVersion": {"type": "object", "required": ["id", "name", "classes", "active"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "arch": {"type": ["string", "null"]},
         "classes": {"type": "array", "items": {"type": "string"}}, "accuracy": {"type": ["number", "null"]},
-        "metrics": {"type": ["object", "null"]}, "dataset_fingerprint": {"type": ["string", "null"]},
+        "metrics": {"type": ["object", "null"], "description": "Anonymous callers get summary metrics only"},
+        "dataset_fingerprint": {"type": ["string", "null"], "description": "Administrators only"},
         "active": {"type": "boolean"}, "created_at": {"type": "string"}, "activated_at": {"type": ["string", "null"]}}},
     "Job": {"type": "object", "required": ["id", "kind", "status", "progress"], "properties": {
         "id": {"type": "string"}, "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate"]},
@@ -82,6 +83,7 @@ def openapi_document() -> dict[str, Any]:
                 "properties": {"file": {"type": "string", "format": "binary", "maxLength": limit}}}}}},
             "responses": {"200": _json("PredictResponse"), "400": _error("Not a usable picture (not_image, empty, "
                           "truncated, too_small, too_many_pixels, no_file)"), "413": _error("Upload too large"),
+                          "415": _error("A picture format that is not accepted (unsupported_format: EPS, PSD, ...)"),
                           "429": _error("Rate limited"), "503": _error("No model yet (no_model) or model unusable")}}},
         "/api/v1/models": {"get": {"summary": "List model versions", "operationId": "listModels", "responses": {
             "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {

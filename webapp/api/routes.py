@@ -36,8 +36,10 @@ def predict():
 
 @bp.get("/models")
 def models():
-    """Every model version, newest first, with which one is active."""
-    return jsonify(models=[m.as_dict() for m in list_models()])
+    """Every model version, newest first, with which one is active (all fields for administrators)."""
+    if current_user.is_authenticated:
+        return jsonify(models=[m.as_dict() for m in list_models()])
+    return jsonify(models=[m.public_dict() for m in list_models()])
 
 
 @bp.post("/models/<int:model_id>/activate")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from .console import friendly_errors, progress_bars, table
 
@@ -27,6 +28,7 @@ def _ask(count: int | None) -> tuple[list[str], int]:
 
 
 @click.command("crawl")
+@with_appcontext
 @click.argument("keywords", nargs=-1)
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Pictures the class folder should hold (default 60).")
 @click.option("--dataset", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -39,7 +41,10 @@ def _ask(count: int | None) -> tuple[list[str], int]:
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=15.0, show_default=True, help="Read timeout in seconds.")
 @click.option("--retries", type=click.IntRange(min=0, max=10), default=3, show_default=True, help="Retries of a failed result page.")
 @click.option("--image-retries", type=click.IntRange(min=0, max=10), default=1, show_default=True, help="Retries of a failed picture.")
-def crawl_command(keywords, count, dataset, class_name, base_url, workers, per_host, page_delay, timeout, retries, image_retries) -> None:
+@click.option("--allow-network", "allow_networks", multiple=True, metavar="CIDR",
+              help="Let the egress guard connect to this non-public network (repeatable; adds to CRAWL_OPTIONS).")
+def crawl_command(keywords, count, dataset, class_name, base_url, workers, per_host, page_delay, timeout, retries,
+                  image_retries, allow_networks) -> None:
     """Download pictures for KEYWORD(s) into one class folder: checked, deduplicated, resumable."""
     from ml.crawl import CrawlConfig, CrawlError, crawl
 
@@ -50,11 +55,14 @@ def crawl_command(keywords, count, dataset, class_name, base_url, workers, per_h
         words, count = _ask(count)
     count = count or 60
     root = dataset if dataset is not None else Path(current_app.config["DATA_DIR"]) / "crawled"
-    settings = {"workers": workers, "per_host": per_host, "page_delay": page_delay, "retries": retries, "image_retries": image_retries}
+    # CRAWL_OPTIONS gives what these flags do not set (egress allow-list, byte and pixel caps...).
+    settings = dict(current_app.config.get("CRAWL_OPTIONS") or {})
+    settings.update(workers=workers, per_host=per_host, page_delay=page_delay, retries=retries, image_retries=image_retries)
+    settings["allow_networks"] = [*settings.get("allow_networks", ()), *allow_networks]
     settings["base_url"] = base_url or current_app.config.get("CRAWL_BASE_URL", "https://image.baidu.com")
     settings["timeout"] = (min(5.0, timeout), timeout)
     with friendly_errors():
-        config = CrawlConfig(**settings)
+        config = CrawlConfig.from_dict(settings)
         try:
             with progress_bars() as bars:
                 summary = crawl(words, root, class_name=class_name, count=count, config=config, on_progress=bars)

@@ -32,7 +32,7 @@ def worker(burst: bool, queues: str, name: str | None) -> None:
     from rq import Worker
     from rq.serializers import JSONSerializer
 
-    from ..redis_conn import QUEUE_NAMES, RedisUnavailable, get_queue, get_redis, ping, shown_url
+    from ..redis_conn import QUEUE_NAMES, RedisUnavailable, get_queue, get_redis, ping
     from ..schema import DatabaseNotMigrated, prepare_schema
 
     wanted = [q.strip() for q in queues.split(",") if q.strip()]
@@ -47,7 +47,9 @@ def worker(burst: bool, queues: str, name: str | None) -> None:
         ping()
     except RedisUnavailable as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"worker listening on {', '.join(wanted)} at {shown_url(current_app.config['REDIS_URL'])}", err=True)
+    from ..logmask import mask_url
+
+    click.echo(f"worker listening on {', '.join(wanted)} at {mask_url(current_app.config['REDIS_URL'])}", err=True)
     w = Worker([get_queue(q) for q in wanted], connection=get_redis(), serializer=JSONSerializer, name=name)
     w.work(burst=burst, with_scheduler=False)
 

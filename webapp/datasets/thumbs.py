@@ -48,7 +48,7 @@ def thumbnail(source: Path, cache_dir: str | os.PathLike, size: int = DEFAULT_TH
     if bad_marker.exists():
         return None
     try:
-        image = load_image(source, min_size=1)
+        image = load_image(source, min_size=1, target=size)
     except ImageError as exc:
         reason = exc.code.encode()
         _write_atomic(bad_marker, lambda fh: fh.write(reason))

@@ -44,6 +44,7 @@
     const byCode = {
       not_image: "This file is not a picture. Please choose a JPEG, PNG, WebP, GIF or BMP image.",
       image_invalid: "This file is not a picture. Please choose a JPEG, PNG, WebP, GIF or BMP image.",
+      unsupported_format: "This file is not a picture. Please choose a JPEG, PNG, WebP, GIF or BMP image.",
       empty: "The file is empty.",
       truncated: "The picture is damaged or incomplete.",
       too_small: "The picture is too small to recognise.",
