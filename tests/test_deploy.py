@@ -264,8 +264,18 @@ def test_a_redis_password_never_shows_in_readyz_or_logs(tmp_path):
     port = free_port()  # nothing listens there
     app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path), "REDIS_URL": f"redis://:s3cret@127.0.0.1:{port}/0",
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
-    body = app.test_client().get("/readyz").get_data(as_text=True)
-    assert "s3cret" not in body and ":***@127.0.0.1" in body
+    import logging
+
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logging.getLogger("webapp.health").addHandler(handler)
+    try:
+        body = app.test_client().get("/readyz").get_data(as_text=True)
+    finally:
+        logging.getLogger("webapp.health").removeHandler(handler)
+    assert "s3cret" not in body and body.strip() == '{"status":"not_ready"}'
+    assert any(":***@127.0.0.1" in line for line in records) and not any("s3cret" in line for line in records)
 
 
 def test_uploads_are_answered_when_the_rate_limit_storage_fails(tmp_path, embedded_redis, tiny_model):

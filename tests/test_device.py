@@ -60,7 +60,8 @@ def test_unknown_device_names_the_choices():
 
 def test_resolved_config_names_a_real_device_and_the_arch_input_size():
     cfg = TrainConfig().resolved()
-    assert cfg.device == pick_device("auto").type and cfg.image_size == 224
+    assert cfg.device == pick_device("auto").type and cfg.image_size == 260  # the default arch is lite2
+    assert TrainConfig(arch="efficientnet_lite0").resolved().image_size == 224
     assert TrainConfig(arch="efficientnet_lite1").resolved().image_size == 240
     assert TrainConfig(arch="efficientnet_lite2").resolved().image_size == 260
     assert TrainConfig(arch="efficientnet_lite2", image_size=128).resolved().image_size == 128
