@@ -174,24 +174,12 @@ def evaluate(
                          skip_unknown_classes=skip_unknown_classes)
     root, rows = chosen.root, chosen.rows
     labels, files, probs, flags, skipped = [], [], [], [], []
-    report(on_progress, "evaluate", 0, len(rows))
-    for start in range(0, len(rows), batch_size):
-        images, batch = [], []
-        for rel, label in rows[start : start + batch_size]:
-            check_stop(should_stop)
-            try:
-                images.append(load_image(root / rel, target=predictor.size))
-            except ImageError as exc:
-                skipped.append({"file": rel, "reason": exc.message, "code": exc.code})
-                continue
-            batch.append((rel, label))
-        if images:
-            batch_probs, batch_flags = _score(predictor, images)
-            probs.append(batch_probs)
-            flags.append(batch_flags)
-            files += [r for r, _ in batch]
-            labels += [lab for _, lab in batch]
-        report(on_progress, "evaluate", min(start + batch_size, len(rows)), len(rows))
+    for images, batch in image_batches(root, rows, predictor.size, batch_size, skipped, on_progress, should_stop):
+        batch_probs, batch_flags = _score(predictor, images)
+        probs.append(batch_probs)
+        flags.append(batch_flags)
+        files += [r for r, _ in batch]
+        labels += [lab for _, lab in batch]
     if not labels:
         raise DatasetError(f"None of the {len(rows)} pictures to evaluate in {root} could be read.",
                            code="empty_split")
@@ -205,6 +193,25 @@ def evaluate(
                 "sources": chosen.filters, "notes": chosen.notes, "skipped": skipped}
     metrics["files"] = write_report(model_path, metrics, tag or _report_tag(chosen, kind), out_dir)
     return metrics
+
+
+def image_batches(root: Path, rows: Sequence[tuple[str, Any]], size: int, batch_size: int, skipped: list[dict],
+                  on_progress: ProgressFn | None = None, should_stop: StopFn | None = None):
+    """Yield (decoded pictures, their rows) batch by batch; unreadable files go to `skipped` with the reason."""
+    report(on_progress, "evaluate", 0, len(rows))
+    for start in range(0, len(rows), batch_size):
+        images, batch = [], []
+        for row in rows[start : start + batch_size]:
+            check_stop(should_stop)
+            try:
+                images.append(load_image(root / row[0], target=size))
+            except ImageError as exc:
+                skipped.append({"file": row[0], "reason": exc.message, "code": exc.code})
+                continue
+            batch.append(row)
+        if images:
+            yield images, batch
+        report(on_progress, "evaluate", min(start + batch_size, len(rows)), len(rows))
 
 
 def _score(predictor, images: list) -> tuple[np.ndarray, np.ndarray | None]:

@@ -18,8 +18,9 @@ import numpy as np
 
 from .dataset.layout import require_dataset, write_json_atomic
 from .errors import DatasetError, MLError
-from .images import ImageError, is_image_name, load_image
-from .progress import ProgressFn, StopFn, check_stop, report
+from .evaluate import image_batches
+from .images import is_image_name
+from .progress import ProgressFn, StopFn
 
 
 def unknown_report_path(model_path: str | os.PathLike, tag: str, out_dir: str | os.PathLike | None = None) -> Path:
@@ -63,22 +64,11 @@ def evaluate_unknown(
     if not rows:
         raise DatasetError(f"No pictures under {root}.", code="empty_dataset")
     flagged, groups, guesses, skipped = [], [], [], []
-    report(on_progress, "evaluate", 0, len(rows))
-    for start in range(0, len(rows), batch_size):
-        images, batch = [], []
-        for rel, group in rows[start : start + batch_size]:
-            check_stop(should_stop)
-            try:
-                images.append(load_image(root / rel))
-            except ImageError as exc:
-                skipped.append({"file": rel, "reason": exc.message, "code": exc.code})
-                continue
-            batch.append(group)
-        for answer, group in zip(predictor.classify_many(images, k=1, batch_size=len(images) or 1), batch):
+    for images, batch in image_batches(root, rows, predictor.size, batch_size, skipped, on_progress, should_stop):
+        for answer, (_, group) in zip(predictor.classify_many(images, k=1, batch_size=len(images)), batch):
             flagged.append(bool(answer.unknown))
             groups.append(group)
             guesses.append(answer.top_k[0][0])
-        report(on_progress, "evaluate", min(start + batch_size, len(rows)), len(rows))
     if not flagged:
         raise DatasetError(f"None of the {len(rows)} pictures under {root} could be read.", code="empty_dataset")
     flags = np.array(flagged)
