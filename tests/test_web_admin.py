@@ -172,3 +172,21 @@ def test_create_admin_command(runner, app):
 def test_worker_command_refuses_unknown_queues(runner, queues):
     result = runner.invoke(args=["worker", "--queues", queues, "--burst"])
     assert result.exit_code == 1 and "Unknown queue" in result.output
+
+
+def test_models_page_shows_out_of_source_accuracy_before_in_source(app, admin_client, tiny_model, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for f in tiny_model.parent.glob("tiny.*"):
+        shutil.copy(f, folder / f.name)
+    (folder / "tiny.elsewhere.out_of_source.metrics.json").write_text(
+        json.dumps({"accuracy": 0.912, "count": 87, "kind": "out_of_source"}), encoding="utf-8")
+    register_tiny(app, folder / "tiny.pt", name="with-oos")
+    page = admin_client.get("/admin/models").get_data(as_text=True)
+    assert "Out-of-source accuracy" in page and "91.2%" in page and "87 photos from sources never used" in page
+    assert page.index("Out-of-source accuracy") < page.index("In-source test accuracy")
+    zh = admin_client.get("/admin/models", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "其他来源照片准确率" in zh and "同源测试准确率" in zh

@@ -141,7 +141,11 @@ def retry_job(job_id: str):
 @bp.get("/models")
 def models():
     """Model versions with accuracy, per-class metrics, confusion matrix, and Activate."""
-    return render_template("admin/models.html", models=list_models())
+    from ml.evaluations import summarise_evaluations  # reads JSON reports only, no torch
+
+    rows = list_models()
+    return render_template("admin/models.html", models=rows,
+                           quality={m.id: summarise_evaluations(m.path) for m in rows})
 
 
 @bp.post("/models/<int:model_id>/activate")
