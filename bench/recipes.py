@@ -93,7 +93,7 @@ def _onnx_session(model, size: int):
             return f, self.m.classifier(f)
 
     buf = io.BytesIO()
-    torch.onnx.export(Both(model), torch.zeros(1, 3, size, size), buf, input_names=["x"],
+    torch.onnx.export(Both(model).eval(), torch.zeros(1, 3, size, size), buf, input_names=["x"],
                       dynamic_axes={"x": {0: "n"}}, dynamo=False)
     return ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
 
