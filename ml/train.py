@@ -166,21 +166,6 @@ def _normalisation(cfg: TrainConfig, root: Path, train_pixels: np.ndarray) -> tu
     return [round(float(v), 6) for v in flat.mean(0)], [round(max(float(v), 1e-3), 6) for v in flat.std(0)]
 
 
-def _optimizer_and_schedule(cfg: TrainConfig, loop, steps_per_epoch: int):
-    groups = loop.param_groups(cfg.lr, cfg.backbone_lr_factor)
-    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    optimizer = opt_cls(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total = cfg.epochs * steps_per_epoch
-    if cfg.schedule == "cosine":
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total, 1))
-    elif cfg.schedule == "step":
-        every = (cfg.step_epochs or max(1, cfg.epochs // 3)) * steps_per_epoch
-        schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(every, 1), gamma=cfg.gamma)
-    else:
-        schedule = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
-    return optimizer, schedule
-
-
 def _class_weights(cfg: TrainConfig, labels: np.ndarray, n: int) -> torch.Tensor | None:
     if cfg.class_weights != "balanced":
         return None
