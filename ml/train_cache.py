@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetError
+from .files import write_json_atomic
 from .images import ImageError, load_image
 from .progress import ProgressFn, StopFn, check_stop, report
 from .transforms import to_square_uint8
@@ -83,10 +84,7 @@ def cache_split(
     else:
         del full
         tmp_path.replace(data_path)
-    index_path.write_text(
-        json.dumps({"key": key, "files": files, "labels": labels, "skipped": skipped}, ensure_ascii=False),
-        encoding="utf-8",
-    )
+    write_json_atomic(index_path, {"key": key, "files": files, "labels": labels, "skipped": skipped})
     return CachedSplit(np.load(data_path, mmap_mode="r"), np.asarray(labels, dtype=np.int64), files, skipped)
 
 
