@@ -12,6 +12,7 @@ TensorBoard in the run folder.
 from __future__ import annotations
 
 import random
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -290,7 +291,13 @@ def train(
     model_path = save_artifact(out_dir / f"{name}.pt", model.state_dict(), meta)
     metrics["files"] = write_report(model_path, metrics)
     run.close()
-    return TrainResult(model_path, metrics, run_dir, asdict(cfg), run.history, run.best_epoch, time.monotonic() - run.started)
+    result = TrainResult(model_path, metrics, run_dir, asdict(cfg), run.history, run.best_epoch,
+                         time.monotonic() - run.started)
+    # The decoded pixels served this run only (a resume or a new run re-decodes, keyed on the files):
+    # a kept model folder must not carry them. A cancelled or failed run keeps them for its resume.
+    del splits, loop, run  # the memory maps into the cache
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    return result
 
 
 __all__ = ["MODES", "TrainConfig", "TrainResult", "holdout", "seed_everything", "train"]
