@@ -103,12 +103,6 @@ def current_predictor() -> tuple[Any, ActiveModel]:
     return state["predictor"], active
 
 
-def loaded_model_id() -> int | None:
-    """Id of the model version this process has loaded (None before the first prediction)."""
-    key = serving_state(current_app)["key"]
-    return key[0] if key else None
-
-
 def decode_upload(data: bytes, size: int):
     """An uploaded picture decoded for a model of input `size`, within the public pixel limit."""
     from ml.images import load_image
