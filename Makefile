@@ -32,7 +32,10 @@ run: $(RUNTIME_STAMP)
 	@echo "==> starting the web app on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	$(BIN)/python -m webapp.launch --host $(HOST) --port $(PORT)
 
+# The import contracts (pyproject.toml [tool.importlinter]) first: a broken layer fails fast.
 test: $(DEV_STAMP)
+	@echo "==> checking the import contracts"
+	$(BIN)/lint-imports --no-logo
 	@echo "==> running the test suite"
 	$(BIN)/python -m pytest
 
@@ -94,6 +97,7 @@ desktop: $(DESKTOP_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

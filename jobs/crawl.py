@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import dataset_root, record_dataset
+from .common import dataset_root
 from .runner import JobContext, run_job
 
 
@@ -12,19 +12,19 @@ def run(dataset: str, keywords: list[str], class_name: str, count: int = 60) -> 
     def body(ctx: JobContext) -> dict:
         from ml.crawl import CrawlBlocked, CrawlConfig, crawl
 
-        root = dataset_root(dataset, must_exist=False)
+        root = dataset_root(ctx.host.setting("DATA_DIR"), dataset, must_exist=False)
         root.mkdir(parents=True, exist_ok=True)
-        config = CrawlConfig(**{**ctx.app.config["CRAWL_OPTIONS"], "base_url": ctx.app.config["CRAWL_BASE_URL"]})
+        config = CrawlConfig(**{**ctx.host.setting("CRAWL_OPTIONS"), "base_url": ctx.host.setting("CRAWL_BASE_URL")})
         try:
             summary = crawl(keywords, root, class_name=class_name, count=count, config=config,
                             on_progress=ctx.on_progress, should_stop=ctx.should_stop)
         except CrawlBlocked as exc:
             partial = exc.summary.as_dict() if getattr(exc, "summary", None) else {}
-            record_dataset(dataset, crawls={class_name: partial})
+            ctx.host.record_dataset(dataset, crawls={class_name: partial})
             raise
         result = summary.as_dict()
         ctx.log(f"crawl: downloaded {result.get('downloaded')} of {result.get('found')} found")
-        record_dataset(dataset, crawls={class_name: result})
+        ctx.host.record_dataset(dataset, crawls={class_name: result})
         return {"dataset": dataset, **result}
 
     return run_job(body)

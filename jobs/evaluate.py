@@ -10,23 +10,14 @@ def run(model_id: int, dataset: str, part: str = "test", device: str = "auto") -
     """RQ entry point ("jobs.evaluate.run")."""
 
     def body(ctx: JobContext) -> dict:
-        from ml.errors import MLError
         from ml.evaluate import evaluate
-        from webapp.extensions import db
-        from webapp.models import ModelVersion
 
         from .train import _jsonable
 
-        row = db.session.get(ModelVersion, model_id)
-        if row is None:
-            raise MLError(f"Model version {model_id} no longer exists.", code="model_missing")
-        metrics = _jsonable(evaluate(row.path, dataset_root(dataset), part=part, device=device,
-                                     on_progress=ctx.on_progress, should_stop=ctx.should_stop))
-        row = db.session.get(ModelVersion, model_id)
-        evaluations = dict((row.metrics or {}).get("evaluations") or {})
-        evaluations[f"{dataset}:{part}"] = metrics
-        row.metrics = {**(row.metrics or {}), "evaluations": evaluations}
-        db.session.commit()
+        path = ctx.host.model_path(model_id)
+        metrics = _jsonable(evaluate(path, dataset_root(ctx.host.setting("DATA_DIR"), dataset), part=part,
+                                     device=device, on_progress=ctx.on_progress, should_stop=ctx.should_stop))
+        ctx.host.add_evaluation(model_id, f"{dataset}:{part}", metrics)
         ctx.log(f"accuracy on {dataset}/{part}: {metrics.get('accuracy')} (ECE {metrics.get('ece')}, "
                 f"{metrics.get('backend')} on {metrics.get('device')})")
         return {"model_id": model_id, "dataset": dataset, "part": part, "accuracy": metrics.get("accuracy"),

@@ -1,4 +1,8 @@
-"""What every job shares: a lazy app context, progress into job.meta + the DB, cancel, heartbeat, failures."""
+"""What every job shares: progress into job.meta and its host, cancel, heartbeat, failures.
+
+The host (see `jobs.host`) is whatever enqueued the job: the web app's job row, Redis keys and
+registry for web jobs. This module never imports the web app.
+"""
 
 from __future__ import annotations
 
@@ -8,48 +12,29 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
 from ml.errors import Cancelled, MLError
 from ml.progress import Progress
 
-#: Seconds between DB writes of progress (job.meta is written as often; it is cheap).
+from .host import JobHost, open_host
+
+#: Seconds between host writes of progress (job.meta is written as often; it is cheap).
 DB_EVERY = 1.0
-#: Seconds between two looks at the cancel key.
+#: Seconds between two looks at the cancel flag.
 CANCEL_EVERY = 0.5
 LOG_LINES = 200
 
-_app: Flask | None = None
-
-
-def job_app() -> Flask:
-    """The app whose config and DB the job uses: the active one (tests), else one built once per worker."""
-    global _app
-    if has_app_context():
-        return current_app._get_current_object()
-    if _app is None:
-        from webapp import create_app
-
-        _app = create_app()
-    return _app
-
 
 class JobContext:
-    """Handed to a job body: `on_progress`, `should_stop`, `log`, and the job's id and app."""
+    """Handed to a job body: `on_progress`, `should_stop`, `log`, the job's id and its `host`."""
 
-    def __init__(self, app: Flask, job_id: str):
-        from webapp.redis_conn import get_redis
-        from webapp.tasks import alive_key, cancel_key
-
-        self.app = app
+    def __init__(self, host: JobHost, job_id: str):
+        self.host = host
         self.job_id = job_id
         self.rq_job = get_current_job()
-        self.redis = get_redis(app)
-        self._cancel_key = cancel_key(job_id)
-        self._alive_key = alive_key(job_id)
-        self._ttl = int(app.config["JOB_HEARTBEAT_TTL"])
+        self._ttl = float(host.heartbeat_ttl)
         self._last_db = 0.0
         self._last_stage: str | None = None
         self._last_cancel_check = 0.0
@@ -58,24 +43,9 @@ class JobContext:
         self._beat: threading.Thread | None = None
         self.log_lines: list[str] = []
 
-    # -- the row ----------------------------------------------------------------------------------
-    def _row(self):
-        from webapp.extensions import db
-        from webapp.models import Job
-
-        row = db.session.get(Job, self.job_id)
-        if row is None:
-            raise MLError(f"Job {self.job_id} has no database row (was it enqueued by the web app?).", code="job_unknown")
-        return row
-
     def _update(self, **fields: Any) -> None:
-        from webapp.extensions import db
-
-        row = self._row()
-        for key, value in fields.items():
-            setattr(row, key, value)
-        row.log = "\n".join(self.log_lines[-LOG_LINES:]) + ("\n" if self.log_lines else "")
-        db.session.commit()
+        log = "\n".join(self.log_lines[-LOG_LINES:]) + ("\n" if self.log_lines else "")
+        self.host.report(**fields, log=log)
 
     # -- callbacks for ml -------------------------------------------------------------------------
     def log(self, line: str) -> None:
@@ -105,52 +75,48 @@ class JobContext:
         now = time.monotonic()
         if not self._cancelled and now - self._last_cancel_check >= CANCEL_EVERY:
             self._last_cancel_check = now
-            self._cancelled = bool(self.redis.exists(self._cancel_key))
+            self._cancelled = bool(self.host.cancel_requested())
         return self._cancelled
 
     # -- lifecycle --------------------------------------------------------------------------------
     def _heartbeat(self) -> None:
         while not self._stop_beat.is_set():
             try:
-                self.redis.set(self._alive_key, "1", ex=self._ttl)
+                self.host.beat()
             except Exception:  # a Redis hiccup must not kill the job; reconcile tolerates one missed beat
                 pass
             self._stop_beat.wait(max(self._ttl / 3, 0.2))
 
     def start(self) -> None:
-        from webapp.models import utcnow
-
-        self.redis.set(self._alive_key, "1", ex=self._ttl)
+        """Say the job runs: first heartbeat, the heartbeat thread, status "running"."""
+        self.host.beat()
         self._beat = threading.Thread(target=self._heartbeat, name="job-heartbeat", daemon=True)
         self._beat.start()
         self.log("started")
-        self._update(status="running", started_at=utcnow(), stage="starting", progress=0.0)
+        self._update(status="running", stage="starting", progress=0.0)
 
     def stop_heartbeat(self) -> None:
+        """Stop the heartbeat thread and stop saying the job is alive."""
         self._stop_beat.set()
         if self._beat is not None:
             self._beat.join(timeout=5)
-        self.redis.delete(self._alive_key)
+        self.host.end()
 
     def finish(self, result: dict) -> None:
-        from webapp.models import utcnow
-
+        """Report success with the job's result."""
         self.log("finished")
-        self._update(status="finished", progress=1.0, result=result, finished_at=utcnow())
+        self._update(status="finished", progress=1.0, result=result)
 
     def cancelled(self) -> None:
-        from webapp.models import utcnow
-
+        """Report that the job stopped because it was asked to."""
         self.log("cancelled")
-        self._update(status="cancelled", finished_at=utcnow())
+        self._update(status="cancelled")
 
     def fail(self, code: str, message: str, tb: str) -> None:
-        from webapp.extensions import db
-        from webapp.models import utcnow
-
-        db.session.rollback()
+        """Drop half-written records, then report the failure with its code, message and traceback."""
+        self.host.discard()
         self.log(f"failed: {message}")
-        self._update(status="failed", error_code=code, error=message, traceback=tb, finished_at=utcnow())
+        self._update(status="failed", error_code=code, error=message, traceback=tb)
 
 
 def run_job(body: Callable[[JobContext], dict]) -> dict:
@@ -158,9 +124,8 @@ def run_job(body: Callable[[JobContext], dict]) -> dict:
     rq_job = get_current_job()
     if rq_job is None:
         raise RuntimeError("run_job must be called by an RQ worker")
-    app = job_app()
-    with app.app_context():
-        ctx = JobContext(app, rq_job.id)
+    with open_host(rq_job) as host:
+        ctx = JobContext(host, rq_job.id)
         ctx.start()
         try:
             result = body(ctx)
@@ -181,6 +146,3 @@ def run_job(body: Callable[[JobContext], dict]) -> dict:
             return result
         finally:
             ctx.stop_heartbeat()
-            from webapp.extensions import db
-
-            db.session.remove()

@@ -11,8 +11,6 @@ import shutil
 import time
 from pathlib import Path
 
-from flask import current_app
-
 from ml.choices import DEFAULT_ARCH, DEFAULT_MODE
 
 from .common import dataset_root
@@ -30,11 +28,10 @@ def run(dataset: str, arch: str = DEFAULT_ARCH, mode: str = DEFAULT_MODE, pretra
         from ml.evaluate import evaluate
         from ml.export import export_onnx
         from ml.train import TrainConfig, train
-        from webapp.registry import register_model
 
-        root = dataset_root(dataset)
+        root = dataset_root(ctx.host.setting("DATA_DIR"), dataset)
         classes, _ = read_split(root, "train")
-        models = Path(current_app.config["MODEL_DIR"])
+        models = Path(ctx.host.setting("MODEL_DIR"))
         models.mkdir(parents=True, exist_ok=True)
         partial = models / f".partial-{ctx.job_id}"
         name = f"{dataset}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}-{ctx.job_id[:6]}"
@@ -63,10 +60,10 @@ def run(dataset: str, arch: str = DEFAULT_ARCH, mode: str = DEFAULT_MODE, pretra
         model_path = final / Path(result.model_path).relative_to(partial)
         fingerprint = (metrics.get("dataset_fingerprint") or metrics.get("fingerprint")
                        or _split_fingerprint(root))
-        row = register_model(model_path, name=name, arch=arch, classes=classes, metrics=_jsonable(metrics),
-                             dataset_fingerprint=fingerprint, job_id=ctx.job_id)
-        ctx.log(f"registered model version {row.id} ({name}); accuracy {metrics.get('accuracy')}")
-        return {"model_id": row.id, "name": name, "accuracy": metrics.get("accuracy"), "path": str(model_path),
+        model_id = ctx.host.register_model(model_path, name=name, arch=arch, classes=classes,
+                                           metrics=_jsonable(metrics), dataset_fingerprint=fingerprint)
+        ctx.log(f"registered model version {model_id} ({name}); accuracy {metrics.get('accuracy')}")
+        return {"model_id": model_id, "name": name, "accuracy": metrics.get("accuracy"), "path": str(model_path),
                 "device": chosen.label}
 
     return run_job(body)

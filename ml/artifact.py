@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import MLError
+from .files import atomic_path
 from .openset import bank_size, temperature_of
 
 FORMAT = "animal-classifier-model"
@@ -90,14 +90,8 @@ def save_artifact(path: str | os.PathLike, state_dict: dict, meta: dict[str, Any
         "meta": meta,
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

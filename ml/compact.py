@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from .artifact import load_artifact, save_artifact
-from .dataset.layout import write_json_atomic
 from .export import backend_difference
+from .files import atomic_path, write_json_atomic
 from .predict import file_sha256, onnx_paths
 
 #: Weight tensors smaller than this stay float32 (biases, BatchNorm statistics): no size to win.
@@ -61,12 +61,8 @@ def halve_onnx(onnx_path: str | os.PathLike) -> dict[str, Any]:
     del graph.node[:]
     graph.node.extend(nodes)
     onnx.checker.check_model(model)
-    tmp = onnx_path.with_name(f".{onnx_path.name}.tmp")
-    try:
+    with atomic_path(onnx_path) as tmp:
         onnx.save(model, str(tmp))
-        os.replace(tmp, onnx_path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return {"file": str(onnx_path), "bytes_before": before, "bytes_after": onnx_path.stat().st_size}
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .artifact import FORMAT, FORMAT_VERSION, ModelError, build_from_artifact
-from .dataset.layout import write_json_atomic
+from .files import atomic_path, write_json_atomic
 from .openset import calibrated_probabilities
 from .predict import _OnnxRunner, _TorchRunner, file_sha256, onnx_paths
 
@@ -40,8 +40,7 @@ def export_onnx(model_path: str | os.PathLike, *, tolerance: float = DEFAULT_TOL
     model, meta = build_from_artifact(model_path)
     onnx_path, sidecar = onnx_paths(model_path)
     size = int(meta["input_size"])
-    tmp = onnx_path.with_name(f".{onnx_path.name}.tmp")
-    try:
+    with atomic_path(onnx_path) as tmp:  # renamed into place only once it agrees with torch
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
             torch.onnx.export(
@@ -58,9 +57,6 @@ def export_onnx(model_path: str | os.PathLike, *, tolerance: float = DEFAULT_TOL
                 f"the tolerance is {tolerance:.0e}.",
                 code="export_mismatch",
             )
-        os.replace(tmp, onnx_path)
-    finally:
-        tmp.unlink(missing_ok=True)
     check = {"opset": OPSET, **diffs, "tolerance": tolerance, "batch": check_batch, "outputs": list(OUTPUTS)}
     side = dict(meta) | {
         "format": FORMAT, "format_version": FORMAT_VERSION,

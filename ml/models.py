@@ -14,7 +14,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -314,11 +313,3 @@ class LogitsAndFeatures(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(x)
         return self.head(features), features
-
-
-def describe() -> list[dict[str, Any]]:
-    """One JSON-friendly line per architecture (for CLIs and pages)."""
-    return [
-        {"arch": a.name, "description": a.description, "mean": a.mean, "std": a.std, "input_size": a.input_size}
-        for a in ARCHS.values()
-    ]

@@ -13,6 +13,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from .files import atomic_path
+
 #: File-name fragments of fonts known to cover Chinese (lower case).
 CJK_FONT_HINTS = (
     "notosanscjk", "notoserifcjk", "noto-cjk", "sourcehansans", "wqy-microhei", "wqy-zenhei",
@@ -184,8 +186,6 @@ def render_reliability(
 def _save_png(fig, path: str | os.PathLike) -> Path:
     """Write a figure to a PNG through a temporary file, so a reader never sees half a picture."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path

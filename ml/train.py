@@ -12,6 +12,7 @@ TensorBoard in the run folder.
 from __future__ import annotations
 
 import random
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -166,21 +167,6 @@ def _normalisation(cfg: TrainConfig, root: Path, train_pixels: np.ndarray) -> tu
     return [round(float(v), 6) for v in flat.mean(0)], [round(max(float(v), 1e-3), 6) for v in flat.std(0)]
 
 
-def _optimizer_and_schedule(cfg: TrainConfig, loop, steps_per_epoch: int):
-    groups = loop.param_groups(cfg.lr, cfg.backbone_lr_factor)
-    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    optimizer = opt_cls(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total = cfg.epochs * steps_per_epoch
-    if cfg.schedule == "cosine":
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total, 1))
-    elif cfg.schedule == "step":
-        every = (cfg.step_epochs or max(1, cfg.epochs // 3)) * steps_per_epoch
-        schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(every, 1), gamma=cfg.gamma)
-    else:
-        schedule = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
-    return optimizer, schedule
-
-
 def _class_weights(cfg: TrainConfig, labels: np.ndarray, n: int) -> torch.Tensor | None:
     if cfg.class_weights != "balanced":
         return None
@@ -305,7 +291,13 @@ def train(
     model_path = save_artifact(out_dir / f"{name}.pt", model.state_dict(), meta)
     metrics["files"] = write_report(model_path, metrics)
     run.close()
-    return TrainResult(model_path, metrics, run_dir, asdict(cfg), run.history, run.best_epoch, time.monotonic() - run.started)
+    result = TrainResult(model_path, metrics, run_dir, asdict(cfg), run.history, run.best_epoch,
+                         time.monotonic() - run.started)
+    # The decoded pixels served this run only (a resume or a new run re-decodes, keyed on the files):
+    # a kept model folder must not carry them. A cancelled or failed run keeps them for its resume.
+    del splits, loop, run  # the memory maps into the cache
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    return result
 
 
 __all__ = ["MODES", "TrainConfig", "TrainResult", "holdout", "seed_everything", "train"]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetError
+from .files import atomic_path, write_json_atomic
 from .images import ImageError, load_image
 from .progress import ProgressFn, StopFn, check_stop, report
 from .transforms import to_square_uint8
@@ -56,37 +57,32 @@ def cache_split(
         if index.get("key") == key:
             pixels = np.load(data_path, mmap_mode="r")
             return CachedSplit(pixels, np.asarray(index["labels"], dtype=np.int64), index["files"], index["skipped"])
-    tmp_path = folder / f".{name}-{size}.npy.tmp"
-    pixels = np.lib.format.open_memmap(tmp_path, mode="w+", dtype=np.uint8, shape=(max(len(rows), 1), size, size, 3))
     files: list[str] = []
     labels: list[int] = []
     skipped: list[dict] = []
-    report(on_progress, "cache", 0, len(rows), part=name)
-    for done, (rel, label) in enumerate(rows, 1):
-        check_stop(should_stop)
-        try:
-            pixels[len(files)] = to_square_uint8(load_image(root / rel, target=size), size)
-        except ImageError as exc:
-            skipped.append({"file": rel, "reason": exc.message, "code": exc.code})
-        else:
-            files.append(rel)
-            labels.append(label)
-        report(on_progress, "cache", done, len(rows), part=name)
-    pixels.flush()
-    del pixels
-    # Keep only the rows that decoded: rewrite compactly when something was skipped.
-    full = np.load(tmp_path, mmap_mode="r")
-    if len(files) != full.shape[0]:
-        np.save(data_path, np.asarray(full[: len(files)]))
+    with atomic_path(data_path) as tmp_path:  # a cancelled decode leaves no half cache behind
+        pixels = np.lib.format.open_memmap(tmp_path, mode="w+", dtype=np.uint8,
+                                           shape=(max(len(rows), 1), size, size, 3))
+        report(on_progress, "cache", 0, len(rows), part=name)
+        for done, (rel, label) in enumerate(rows, 1):
+            check_stop(should_stop)
+            try:
+                pixels[len(files)] = to_square_uint8(load_image(root / rel, target=size), size)
+            except ImageError as exc:
+                skipped.append({"file": rel, "reason": exc.message, "code": exc.code})
+            else:
+                files.append(rel)
+                labels.append(label)
+            report(on_progress, "cache", done, len(rows), part=name)
+        pixels.flush()
+        del pixels
+        # Keep only the rows that decoded: rewrite compactly (onto the temporary) when something was skipped.
+        full = np.load(tmp_path, mmap_mode="r")
+        if len(files) != full.shape[0]:
+            with atomic_path(tmp_path) as compact, open(compact, "wb") as fh:
+                np.save(fh, np.asarray(full[: len(files)]))
         del full
-        tmp_path.unlink()
-    else:
-        del full
-        tmp_path.replace(data_path)
-    index_path.write_text(
-        json.dumps({"key": key, "files": files, "labels": labels, "skipped": skipped}, ensure_ascii=False),
-        encoding="utf-8",
-    )
+    write_json_atomic(index_path, {"key": key, "files": files, "labels": labels, "skipped": skipped})
     return CachedSplit(np.load(data_path, mmap_mode="r"), np.asarray(labels, dtype=np.int64), files, skipped)
 
 

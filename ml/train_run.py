@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,13 @@ import torch.nn.functional as F
 
 from .artifact import save_artifact
 from .device import CPU, Device
+from .files import atomic_path
 from .progress import check_stop, report
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 class Run:
@@ -53,11 +52,9 @@ class Run:
             torch.set_num_threads(threads)
 
     def _fit(self, resume: dict | None) -> None:
-        from .train import _optimizer_and_schedule
-
         cfg, loop = self.cfg, self.loop
         steps = loop.steps_per_epoch()
-        optimizer, schedule = _optimizer_and_schedule(cfg, loop, steps)
+        optimizer, schedule = optimizer_and_schedule(cfg, loop, steps)
         scaler = self.device.grad_scaler()  # float16 on CUDA only; otherwise it passes through
         total = cfg.epochs * steps
         start_epoch, step, best, stale = 0, 0, None, 0
@@ -155,3 +152,19 @@ class Run:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def optimizer_and_schedule(cfg, loop, steps_per_epoch: int):
+    """The optimizer over the loop's parameter groups and the learning-rate schedule the config names."""
+    groups = loop.param_groups(cfg.lr, cfg.backbone_lr_factor)
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    optimizer = opt_cls(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = cfg.epochs * steps_per_epoch
+    if cfg.schedule == "cosine":
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total, 1))
+    elif cfg.schedule == "step":
+        every = (cfg.step_epochs or max(1, cfg.epochs // 3)) * steps_per_epoch
+        schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(every, 1), gamma=cfg.gamma)
+    else:
+        schedule = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    return optimizer, schedule

@@ -35,11 +35,6 @@ def normalise(batch_hwc: np.ndarray, mean: Sequence[float], std: Sequence[float]
     return out
 
 
-def preprocess(img: Image.Image, size: int, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """One decoded picture to the float32 CHW array a model takes."""
-    return normalise(to_square_uint8(img, size), mean, std)
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax in float64 for stable probabilities."""
     z = logits.astype(np.float64)

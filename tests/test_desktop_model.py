@@ -34,11 +34,13 @@ def touch(path: Path, age_s: float = 0) -> Path:
 def test_model_lookup_order(tmp_path):
     shipped, instance = tmp_path / "models" / "default" / "animals5.pt", tmp_path / "instance" / "models"
     assert models.find_model("", shipped, instance) is None
-    older = touch(instance / "3" / "a.pt", age_s=100)
-    newer = touch(instance / "7" / "b.pt")
+    touch(instance / "3" / "a.pt", age_s=100)
+    newer = touch(instance / "7" / "b.pt", age_s=50)
     assert models.find_model("", shipped, instance) == newer  # newest model the web app trained
-    (instance / "active.txt").write_text("3/a.pt\n")
-    assert models.find_model("", shipped, instance) == older  # the one marked active wins
+    touch(instance / "7" / "runs" / "b" / "last.pt")  # checkpoints of its run, written after the model
+    touch(instance / "7" / "runs" / "b" / "best.pt")
+    touch(instance / ".partial-9f3e" / "c.pt")  # a training job still writing
+    assert models.find_model("", shipped, instance) == newer  # neither is a model to open
     touch(shipped)
     assert models.find_model("", shipped, instance) == shipped  # the shipped default comes first
     chosen = touch(tmp_path / "mine.pt")

@@ -142,7 +142,7 @@ def test_two_jobs_recording_the_same_new_dataset_do_not_collide(db_app):
     """Two workers finishing crawls into one new dataset at once: both facts are kept, no unique-key crash."""
     import threading
 
-    from jobs.common import record_dataset
+    from webapp.job_adapter import record_dataset
 
     errors = []
 

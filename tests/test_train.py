@@ -47,6 +47,7 @@ def test_linear_probe_learns_and_writes_a_complete_model_file(linear_run, datase
 def test_run_folder_has_checkpoints_and_tensorboard_logs(linear_run):
     run = linear_run.run_dir
     assert (run / "best.pt").exists() and (run / "last.pt").exists()
+    assert not (run / "cache").exists()  # the decoded pixels are deleted when the run ends
     events = list(run.glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 1000
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -99,11 +100,13 @@ def test_cancel_stops_within_one_step_and_resume_continues(dataset, tmp_path):
     last = torch.load(run_dir / "last.pt", weights_only=True)
     per_epoch = 9  # 36 training pictures less a 10% hold-out = 33, doubled by mirroring, batches of 8
     assert last["epoch"] == 0 and last["step"] == per_epoch
+    assert list((run_dir / "cache").glob("train-*.npy"))  # a cancelled run keeps its cache for the resume
 
     resumed_steps = []
     resumed = train(dataset, tmp_path / "out", tiny_config(epochs=3, resume=True), run_dir=run_dir,
                     on_progress=lambda p: p.stage == "train" and resumed_steps.append(p.done))
     assert resumed_steps[0] == per_epoch + 1
+    assert not (run_dir / "cache").exists()  # gone once the resumed run has ended
     straight = train(dataset, tmp_path / "straight", config, run_dir=tmp_path / "run2")
     assert resumed.history == straight.history
     _, a = load_artifact(resumed.model_path)

@@ -112,11 +112,12 @@ def enqueue_raw(app, func: str, kwargs: dict, queue: str = "crawl", kind: str = 
     from webapp.extensions import db
     from webapp.models import Job
     from webapp.redis_conn import get_queue
+    from webapp.tasks import JOB_META
 
     with app.app_context():
         q = get_queue(queue)
         row = Job(id=uuid.uuid4().hex, kind=kind, queue=q.name, params=kwargs, status="queued", log="")
         db.session.add(row)
         db.session.commit()
-        q.enqueue(func, kwargs=kwargs, job_id=row.id, job_timeout=600)
+        q.enqueue(func, kwargs=kwargs, job_id=row.id, job_timeout=600, meta=dict(JOB_META))
         return row.id

@@ -8,6 +8,7 @@ from typing import Any
 from .errors import NotFound
 from .extensions import db
 from .models import ModelVersion, utcnow
+from .serving_state import forget_active_model
 
 
 def register_model(path: str | Path, *, name: str | None = None, arch: str | None = None, classes: list | None = None,
@@ -40,8 +41,6 @@ def activate_model(model_id: int, *, commit: bool = True) -> ModelVersion:
     row.is_active, row.activated_at = True, utcnow()
     if commit:
         db.session.commit()
-    from .serving import forget_active_model  # noqa: PLC0415  (serving imports this module)
-
     forget_active_model()  # this process switches at once; the others within ACTIVE_MODEL_TTL
     return row
 

@@ -22,6 +22,7 @@ from . import predlog
 from .errors import NoModel
 from .models import ModelVersion, iso, utcnow
 from .registry import active_model, model_summary, register_model
+from .serving_state import forget_active_model, serving_state
 
 _lock = threading.Lock()
 
@@ -49,19 +50,6 @@ class ActiveModel:
                    created_at=iso(row.created_at), mtime_ns=mtime_ns)
 
 
-def _state(app: Flask) -> dict[str, Any]:
-    state = app.extensions.get("animals_serving")
-    if state is None:
-        state = app.extensions["animals_serving"] = {"active": None, "checked": float("-inf"), "key": None,
-                                                     "predictor": None}
-    return state
-
-
-def forget_active_model(app: Flask | None = None) -> None:
-    """Drop this process's snapshot of the active model (called after an activation here)."""
-    _state(app or current_app)["checked"] = float("-inf")
-
-
 def ensure_default_model(app: Flask | None = None) -> ModelVersion | None:
     """Register (and activate) the shipped DEFAULT_MODEL when no model is active yet and the file exists."""
     app = app or current_app
@@ -81,7 +69,7 @@ def ensure_default_model(app: Flask | None = None) -> ModelVersion | None:
 
 def active_snapshot() -> ActiveModel:
     """The active model version, from this process's snapshot when it is younger than ACTIVE_MODEL_TTL."""
-    state = _state(current_app)
+    state = serving_state(current_app)
     now = time.monotonic()
     if state["active"] is None or now - state["checked"] >= float(current_app.config["ACTIVE_MODEL_TTL"]):
         row = active_model() or ensure_default_model()
@@ -95,7 +83,7 @@ def active_snapshot() -> ActiveModel:
 def current_predictor() -> tuple[Any, ActiveModel]:
     """The predictor of the active model (loaded on first use and after every activation); NoModel if none."""
     active = active_snapshot()
-    state = _state(current_app)
+    state = serving_state(current_app)
     config = current_app.config
     if active.mtime_ns is None:
         from ml.predict import ModelError
@@ -113,12 +101,6 @@ def current_predictor() -> tuple[Any, ActiveModel]:
                                                     threads=config["PREDICT_THREADS"])
                 state["key"] = key
     return state["predictor"], active
-
-
-def loaded_model_id() -> int | None:
-    """Id of the model version this process has loaded (None before the first prediction)."""
-    key = _state(current_app)["key"]
-    return key[0] if key else None
 
 
 def decode_upload(data: bytes, size: int):

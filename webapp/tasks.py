@@ -29,6 +29,9 @@ from .logmask import mask_secrets
 from .models import Job, ModelVersion, User, utcnow
 from .redis_conn import RedisUnavailable, all_queues, get_queue, get_redis
 
+#: Names the job's host for the worker (`jobs.host.HOST_META_KEY` -> the class `jobs.host.open_host` imports).
+JOB_META = {"host": "webapp.job_adapter.WebJobHost"}
+
 #: A dataset or class name: one path component, no dots at the start, no separators.
 SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,99}$")
 
@@ -138,7 +141,8 @@ def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str 
     db.session.commit()
     try:
         queue.enqueue(spec.func, kwargs=clean, job_id=row.id, job_timeout=current_app.config["JOB_TIMEOUTS"][spec.queue],
-                      result_ttl=7 * 86400, failure_ttl=30 * 86400, description=f"{kind} {clean}")
+                      result_ttl=7 * 86400, failure_ttl=30 * 86400, description=f"{kind} {clean}",
+                      meta=dict(JOB_META))
     except redis.RedisError as exc:
         row.status, row.error_code, row.finished_at = "failed", "redis_unavailable", utcnow()
         row.error = mask_secrets(f"Redis is unreachable: {exc}")

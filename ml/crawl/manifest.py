@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..files import write_bytes_atomic
+
 MANIFEST_NAME = ".manifest.jsonl"
 #: Statuses that settle a result for good: a re-run does not fetch it again.
 FINAL_STATUSES = frozenset({"saved", "duplicate", "rejected"})
@@ -87,10 +89,8 @@ def write_partial(folder: Path, data: bytes) -> Path:
 
 
 def write_atomic(folder: Path, name: str, data: bytes) -> Path:
-    """Write `data` to `folder/name` through a hidden temporary file and a rename."""
-    target = folder / name
-    os.replace(write_partial(folder, data), target)
-    return target
+    """Write `data` to `folder/name` through a hidden temporary file (flushed to disk) and a rename."""
+    return write_bytes_atomic(folder / name, data, fsync=True)
 
 
 def remove_partial_files(folder: Path) -> int:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
+from ..files import write_json_atomic, write_text_atomic
+
+__all__ = ["write_json_atomic", "write_text_atomic"]  # the one atomic write lives in ml.files
 
 METADATA_FILE = "dataset.json"
 CLASSES_FILE = "classes.json"
@@ -59,30 +61,6 @@ def read_metadata(root: str | os.PathLike) -> dict[str, Any]:
         # A damaged cache only costs a re-scan; keep the bad copy for a person to look at.
         path.replace(path.with_suffix(".json.broken"))
         return {}
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and rename, so readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=1, sort_keys=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text through a temporary file and rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def update_metadata(root: str | os.PathLike, **sections: Any) -> dict[str, Any]:

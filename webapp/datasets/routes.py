@@ -6,7 +6,6 @@ import math
 import mimetypes
 import os
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -15,6 +14,7 @@ from ml.dataset import list_class_files, list_classes, read_metadata, read_split
 from ml.errors import DatasetError
 from ml.images import IMAGE_EXTENSIONS
 
+from ..auth import admin_required
 from ..i18n import _
 from . import bp
 from .edit import EditError, move_image, rename_class, trash_image
@@ -33,21 +33,6 @@ def is_admin() -> bool:
     from flask_login import current_user
 
     return bool(current_user.is_authenticated and getattr(current_user, "is_admin", True))
-
-
-def admin_required(view):
-    """Refuse anonymous users: the login manager's answer (redirect to login, or 401), else 403."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if not is_admin():
-            manager = getattr(current_app, "login_manager", None)
-            if manager is not None:
-                return manager.unauthorized()
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 @bp.app_template_global("datasets_is_admin")

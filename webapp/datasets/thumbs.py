@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
+from ml.files import atomic_path, write_bytes_atomic
 from ml.images import ImageError, load_image
 
 #: Longest side of a thumbnail in pixels (about twice the grid cell, for sharp phone screens).
@@ -24,18 +24,6 @@ def cache_key(source: Path, size: int) -> str:
     st = source.stat()
     raw = f"{os.path.realpath(source)}\0{st.st_mtime_ns}\0{st.st_size}\0{size}"
     return hashlib.sha1(raw.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def _write_atomic(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def thumbnail(source: Path, cache_dir: str | os.PathLike, size: int = DEFAULT_THUMB_SIZE) -> Path | None:
@@ -51,8 +39,9 @@ def thumbnail(source: Path, cache_dir: str | os.PathLike, size: int = DEFAULT_TH
         image = load_image(source, min_size=1, target=size)
     except ImageError as exc:
         reason = exc.code.encode()
-        _write_atomic(bad_marker, lambda fh: fh.write(reason))
+        write_bytes_atomic(bad_marker, reason)
         return None
     image.thumbnail((size, size))
-    _write_atomic(target, lambda fh: image.save(fh, "JPEG", quality=JPEG_QUALITY, optimize=True))
+    with atomic_path(target) as tmp:
+        image.save(tmp, "JPEG", quality=JPEG_QUALITY, optimize=True)
     return target
