@@ -48,7 +48,7 @@ DEFAULT_DIR   := models/default
 DEFAULT_NAME  := animals5
 DEFAULT_DATA  := $(SCRATCH)/animals5plus
 TEST_SOURCES  := LTSACH/AILearningHub,jupyex/Cow-Sheep-Classification-using-DenseNet121,Chiirali/horse-category-classification
-DEFAULT_TRAIN := --arch efficientnet_lite2 --pretrained imagenet --mode linear --seed 0
+DEFAULT_TRAIN := --arch efficientnet_lite2 --pretrained imagenet --mode last_stages --seed 0
 default-model: $(RUNTIME_STAMP)
 	@echo "==> building $(DEFAULT_DATA): animals5 + animals5_more without the test sources (shared copies stay read-only)"
 	rm -rf $(DEFAULT_DATA) $(SCRATCH)/models && mkdir -p $(SCRATCH)

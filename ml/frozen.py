@@ -59,7 +59,13 @@ def _onnx_runner(extractor: nn.Module, size: int) -> FeatureFn:
 
 def feature_runner(model: nn.Module, arch: str, size: int, *, device: Device = CPU) -> tuple[FeatureFn, str]:
     """A function from a normalised NCHW batch (on the CPU) to pooled features, and the engine it uses."""
-    extractor = FeatureExtractor(model, arch).eval()
+    return module_runner(FeatureExtractor(model, arch), size, device=device)
+
+
+def module_runner(module: nn.Module, size: int, *, device: Device = CPU) -> tuple[FeatureFn, str]:
+    """The same for any frozen module of pictures (e.g. `ml.models.FrozenStages`, giving feature maps)."""
+    # In eval mode, wrapper included: the exporter puts the wrapper's own mode back onto the model.
+    extractor = module.eval()
     if device.type == "cpu" and not device.amp:
         try:
             return _onnx_runner(extractor, size), "onnxruntime"
@@ -68,4 +74,4 @@ def feature_runner(model: nn.Module, arch: str, size: int, *, device: Device = C
     return _torch_runner(extractor, device), "torch"
 
 
-__all__ = ["feature_runner"]
+__all__ = ["feature_runner", "module_runner"]

@@ -313,3 +313,50 @@ class LogitsAndFeatures(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(x)
         return self.head(features), features
+
+
+class FrozenStages(nn.Module):
+    """The first part of a backbone, kept frozen: pictures in, feature maps out (shares the weights)."""
+
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class TopStages(nn.Module):
+    """The last stages, the pooling and the head: feature maps in, class scores out (shares the weights)."""
+
+    def __init__(self, layers: list[nn.Module], head: nn.Module):
+        super().__init__()
+        self.layers = nn.Sequential(*layers)
+        self.head = head
+
+    def features(self, maps: torch.Tensor) -> torch.Tensor:
+        """Pooled features, exactly what the whole model's head reads."""
+        return torch.flatten(self.layers(maps).mean((2, 3)), 1)
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(maps))
+
+
+#: How many stages at the end of each backbone family `split_backbone` leaves trainable.
+TOP_STAGES = {"efficientnet": 2, "resnet": 1}
+
+
+def split_backbone(model: nn.Module, arch: str) -> tuple[FrozenStages, TopStages]:
+    """Cut a classifier before its last stages: (frozen first part, trainable last stages + head)."""
+    if arch.startswith("efficientnet"):
+        cut = len(model.blocks) - TOP_STAGES["efficientnet"]
+        frozen = [model.conv_stem, model.bn1, *model.blocks[:cut]]
+        top = [*model.blocks[cut:], model.conv_head, model.bn2]
+    elif arch.startswith("resnet"):
+        stages = [model.layer1, model.layer2, model.layer3, model.layer4]
+        cut = len(stages) - TOP_STAGES["resnet"]
+        frozen = [model.conv1, model.bn1, model.relu, model.maxpool, *stages[:cut]]
+        top = stages[cut:]
+    else:
+        raise MLError(f"Fine-tuning the last stages is not available for {arch}.", code="bad_config")
+    return FrozenStages(frozen), TopStages(top, head_of(model, arch))

@@ -51,6 +51,10 @@ def calibrated_probabilities(logits: np.ndarray, meta: Mapping[str, Any]) -> np.
     return softmax_t(logits, temperature_of(meta))
 
 
+#: Sharpening limit of temperature scaling (a temperature below 1 makes probabilities more extreme).
+MIN_TEMPERATURE = 0.25
+
+
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The temperature minimising negative log-likelihood on held-out `logits` (Guo et al., 2017)."""
     z = np.asarray(logits, dtype=np.float64)
@@ -63,7 +67,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
         return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1)).mean())
 
     # NLL is unimodal in log T: a coarse grid, then golden-section refinement around its best point.
-    grid = np.exp(np.linspace(np.log(0.05), np.log(20), 61))
+    grid = np.exp(np.linspace(np.log(MIN_TEMPERATURE), np.log(20), 61))
     best = int(np.argmin([nll(t) for t in grid]))
     lo, hi = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, len(grid) - 1)])
     ratio = (np.sqrt(5) - 1) / 2
@@ -73,7 +77,12 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
             hi = b
         else:
             lo = a
-    return round(float(np.exp((lo + hi) / 2)), 4)
+    fitted = float(np.exp((lo + hi) / 2))
+    if (z.argmax(axis=1) == y).all():
+        # With no mistake to learn from, NLL keeps falling as T shrinks: it would make the model
+        # claim certainty it has not shown. Soften if asked, never sharpen.
+        fitted = max(fitted, 1.0)
+    return round(fitted, 4)
 
 
 def encode_bank(vectors: np.ndarray) -> dict[str, Any]:

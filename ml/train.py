@@ -34,8 +34,11 @@ from .progress import ProgressFn, StopFn, report
 from .settings import from_known_fields
 from .train_cache import cache_split, check_classes_on_disk
 from .train_loops import FineTune, LinearProbe
+from .train_top import PROBE_EPOCHS, LastStages
 
-DEFAULT_EPOCHS = {"linear": 30, "finetune": 8}
+DEFAULT_EPOCHS = {"linear": 30, "last_stages": 4, "finetune": 8}
+#: Label smoothing when none is given: last-stages fine-tuning was chosen with 0.1 (docs/model.md).
+DEFAULT_LABEL_SMOOTHING = {"last_stages": 0.1}
 #: Settings a resumed run may change; every other one must match the interrupted run.
 RESUMABLE_CHANGES = ("epochs", "resume", "patience", "name", "device", "amp")
 
@@ -55,7 +58,7 @@ class TrainConfig:
     image_size: int | None = None  # None: the architecture's own input size (224, lite1 240, lite2 260)
     optimizer: str = "adamw"  # adam | adamw
     weight_decay: float = 1e-4
-    label_smoothing: float = 0.0
+    label_smoothing: float | None = None  # None: 0.1 for last_stages, else 0
     schedule: str = "cosine"  # cosine | step | constant
     step_epochs: int = 0  # step schedule: epochs between ×gamma drops (0: a third of the run)
     gamma: float = 0.1
@@ -80,8 +83,11 @@ class TrainConfig:
         Codes: bad_config, unknown_arch, device_unavailable (cuda or mps asked for, none here).
         """
         cfg = replace(self, epochs=self.epochs if self.epochs is not None else DEFAULT_EPOCHS.get(self.mode, 10))
+        if cfg.label_smoothing is None:
+            cfg = replace(cfg, label_smoothing=DEFAULT_LABEL_SMOOTHING.get(cfg.mode, 0.0))
         if cfg.probe_epochs is None:
-            cfg = replace(cfg, probe_epochs=20 if cfg.mode == "finetune" and cfg.pretrained == "imagenet" else 0)
+            probe = {"finetune": 20, "last_stages": PROBE_EPOCHS}.get(cfg.mode, 0)
+            cfg = replace(cfg, probe_epochs=probe if cfg.pretrained == "imagenet" else 0)
         if cfg.image_size is None:
             cfg = replace(cfg, image_size=get_arch(cfg.arch).input_size)
         get_arch(cfg.arch)
@@ -253,7 +259,10 @@ def train(
     device = pick_device(cfg.device, cfg.amp)
     model = build_model(cfg.arch, len(classes), pretrained=cfg.pretrained, weights_file=cfg.weights_file).to(device.torch)
     mean, std = _normalisation(cfg, root, splits["train"].pixels)
-    if cfg.mode == "linear":
+    if cfg.mode == "last_stages":
+        loop = LastStages(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment,
+                          0 if resume_state else cfg.probe_epochs, device=device)
+    elif cfg.mode == "linear":
         loop = LinearProbe(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, device=device)
     else:
         loop = FineTune(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, cfg.image_size, cfg.warmup_epochs,

@@ -172,3 +172,14 @@ def test_quality_summary_puts_out_of_source_first_everywhere(trained, tmp_path):
     glance = card.split("## Quality at a glance", 1)[1]
     assert glance.index("out-of-source") < glance.index("in-source")
     assert "## Out-of-source quality (48 photos" in card
+
+
+def test_fit_temperature_never_sharpens_without_a_mistake():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 50)
+    logits = rng.standard_normal((50, 3))
+    logits[np.arange(50), labels] += 4.0  # every validation picture right
+    assert fit_temperature(logits, labels) >= 1.0
+    wrong = logits.copy()
+    wrong[:5] = wrong[:5, ::-1]  # a few mistakes: the fit may sharpen, but not past the limit
+    assert fit_temperature(wrong * 0.1, labels) >= 0.25
