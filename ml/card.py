@@ -65,7 +65,7 @@ def out_of_source_section(path: Path) -> list[str]:
     report = json.loads((path.parent / oos["report"]).read_text(encoding="utf-8")) if oos else None
     if not report:
         return []
-    lines = ["", f"## Out-of-source quality ({report['count']} photos from sources never used in training or in any choice)",
+    lines = ["", f"## Out-of-source quality ({report['count']} photos from sources never used in training)",
              "", "| source | photos | accuracy | ECE | called unknown |", "| --- | --- | --- | --- | --- |"]
     for source, row in (report.get("per_source") or {}).items():
         unknown = row.get("unknown_rate")
@@ -126,7 +126,8 @@ def render_model_card(
         f"- Architecture: `{meta['arch']}`, ImageNet weights: `{meta.get('pretrained')}`; input "
         f"{meta['input_size']}×{meta['input_size']}, normalisation mean {meta['mean']} std {meta['std']}.",
         f"- Mode `{cfg.get('mode')}`, {cfg.get('epochs')} epochs, {cfg.get('optimizer')} lr {cfg.get('lr')} "
-        + (f"(backbone × {cfg.get('backbone_lr_factor')}), " if cfg.get("mode") == "finetune" else "")
+        + (f"(backbone × {cfg.get('backbone_lr_factor')})" if cfg.get("mode") in ("finetune", "last_stages") else "")
+        + ", "
         + f"batch {cfg.get('batch_size')}, {cfg.get('schedule')} "
         f"schedule, augmentation {'on' if cfg.get('augment') else 'off'}; best epoch {meta.get('best_epoch')} "
         "by validation accuracy.",
