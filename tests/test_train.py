@@ -164,7 +164,9 @@ def test_bad_settings_are_refused(dataset, tmp_path, settings):
 def test_config_round_trips_through_json():
     cfg = TrainConfig(arch="efficientnet_lite0", display_names={"en": ["a", "b"]})
     assert TrainConfig(**json.loads(json.dumps(cfg.__dict__))) == cfg
-    assert TrainConfig().resolved().epochs == 30 and TrainConfig(mode="finetune").resolved().epochs == 8
+    assert TrainConfig().resolved().epochs == 4  # the default mode, last_stages
+    assert TrainConfig(mode="linear").resolved().epochs == 30 and TrainConfig(mode="finetune").resolved().epochs == 8
+    assert TrainConfig().resolved().label_smoothing == 0.1 and TrainConfig(mode="linear").resolved().label_smoothing == 0.0
     with pytest.raises(MLError):
         TrainConfig.from_dict({"arch": "resnet18", "colour": "blue"})
 
