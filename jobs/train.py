@@ -43,7 +43,7 @@ def run(dataset: str, arch: str = DEFAULT_ARCH, mode: str = DEFAULT_MODE, pretra
         ctx.log(f"device: {chosen.label}")
         try:
             result = train(root, partial, TrainConfig(**fields), on_progress=ctx.on_progress, should_stop=ctx.should_stop)
-            ctx.log(f"trained: accuracy {result.metrics.get('accuracy')}")
+            ctx.log(f"trained: in-source test accuracy {result.metrics.get('accuracy')} (photos from the training sources)")
             export_onnx(result.model_path)
             metrics = dict(result.metrics)
             try:

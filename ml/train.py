@@ -292,7 +292,8 @@ def train(
     logits, labels = loop.logits(part)
     probs = calibrated_probabilities(logits.float().numpy(), meta)
     metrics = compute_metrics(labels.numpy(), probs, classes, splits[part].files)
-    metrics |= {"part": part, "dataset": str(root), "backend": "torch", "skipped": splits[part].skipped}
+    # Cut from the training photos' own sources: an in-source figure (flask evaluate --kind out_of_source for others).
+    metrics |= {"part": part, "kind": "in_source", "dataset": str(root), "backend": "torch", "skipped": splits[part].skipped}
     run.log_confusion(metrics)
     summary = {k: v for k, v in metrics.items() if k not in ("misclassified", "skipped", "dataset")}
     meta |= {"metrics": summary, "created": now_iso(), "history": run.history, "best_epoch": run.best_epoch,
