@@ -7,7 +7,7 @@ DEV_STAMP     := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint install install-dev clean default-model bench
+.PHONY: run test lint install install-dev clean default-model bench translations
 
 $(BIN)/python:
 	@echo "==> creating virtual environment in $(VENV)"
@@ -101,3 +101,11 @@ lint: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Catalogues (translations/<lang>/LC_MESSAGES/messages.po, shared by the web app and the desktop):
+# extract every marked string, merge new ones into zh and en, compile the .mo files (committed).
+BABEL_KEYWORDS := lazy_gettext tr t
+translations: $(RUNTIME_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg $(addprefix -k ,$(BABEL_KEYWORDS)) --no-wrap --sort-by-file -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap --ignore-obsolete
+	$(BIN)/pybabel compile -d translations --statistics

@@ -17,7 +17,7 @@ from PyQt5.QtGui import QImage
 from ml.images import load_image
 
 from . import batch as batchlib
-from .i18n import error_text, tr
+from .i18n import N_, error_text, tr
 from .models import find_model
 from .settings import Settings
 from .workers import BatchWorker, TaskWorker, start_in_thread
@@ -75,11 +75,11 @@ def model_summary(predictor, path: str | Path, lang: str = "en") -> str:
     quality = info.get("evaluations") or {}
     oos, ins = quality.get("out_of_source") or {}, quality.get("in_source") or {}
     if isinstance(oos.get("accuracy"), (int, float)):
-        parts.append(tr("{percent} on {count} photos from other sources", lang,
+        parts.append(tr("%(percent)s on %(count)s photos from other sources", lang,
                         percent=f"{oos['accuracy']:.1%}", count=oos.get("count")))
     accuracy = ins.get("accuracy", (info.get("metrics") or {}).get("accuracy"))
     if isinstance(accuracy, (int, float)):
-        parts.append(tr("{percent} in-source test", lang, percent=f"{accuracy:.1%}"))
+        parts.append(tr("%(percent)s in-source test", lang, percent=f"{accuracy:.1%}"))
     return " · ".join(p for p in parts if p)
 
 
@@ -207,7 +207,7 @@ class Controller(QObject):
             self.settings.remember_dir("model", path)
         self.model_text = model_summary(predictor, path, self.lang)
         self.model_changed.emit(self.model_text)
-        self.status.emit(self.t("Model loaded: {name}", name=self.model_text))
+        self.status.emit(self.t("Model loaded: %(name)s", name=self.model_text))
         self.result = None
         self.result_cleared.emit()
         self._update_ready()
@@ -215,7 +215,7 @@ class Controller(QObject):
             self.recognise()
 
     def _model_failed(self, exc) -> None:
-        self._fail("Cannot open this model", exc)
+        self._fail(N_("Cannot open this model"), exc)
         if self.predictor is None:
             self.model_needed.emit()
 
@@ -250,7 +250,7 @@ class Controller(QObject):
             self.recognise()
 
     def _image_failed(self, exc) -> None:
-        self._fail("Cannot open this image", exc)
+        self._fail(N_("Cannot open this image"), exc)
 
     # --- recognise --------------------------------------------------------------------------------
     def recognise(self) -> None:
@@ -290,12 +290,12 @@ class Controller(QObject):
         if unknown is None:
             return self.t("Unknown-photo check not available for this model.")
         if unknown and rows:
-            return self.t("This photo doesn't look like any animal I know — closest: {label} {percent}",
+            return self.t("This photo doesn't look like any animal I know — closest: %(label)s %(percent)s",
                           label=rows[0][0], percent=f"{rows[0][2]:.0%}")
         return ""
 
     def _recognise_failed(self, exc) -> None:
-        self._fail("Recognition failed", exc)
+        self._fail(N_("Recognition failed"), exc)
 
     # --- batch ----------------------------------------------------------------------------------
     def run_batch(self, folder: str) -> None:
@@ -337,9 +337,10 @@ class Controller(QObject):
     def _row_view(self, r: batchlib.BatchRow) -> tuple:
         """(file name, shown label, probability or None, unknown verdict in words, note) for the table."""
         if r.ok:
-            verdict = self.t("n/a") if r.unknown is None else self.t("yes" if r.unknown else "no")
+            verdict = self.t("n/a") if r.unknown is None else self.t(N_("yes") if r.unknown else N_("no"))
             return (r.name, self.display_label(r.label), r.probability, verdict, "")
-        return (r.name, "", None, "", f"{self.t('unreadable')}: {r.error}")
+        unreadable = self.t("unreadable")
+        return (r.name, "", None, "", f"{unreadable}: {r.error}")
 
     def _batch_end(self, message: str) -> None:
         self._batch = None
@@ -349,15 +350,15 @@ class Controller(QObject):
 
     def _batch_finished(self, rows: list) -> None:
         bad = sum(not r.ok for r in rows)
-        self._batch_end(self.t("Finished: {ok} recognised, {bad} unreadable.", ok=len(rows) - bad, bad=bad))
+        self._batch_end(self.t("Finished: %(ok)s recognised, %(bad)s unreadable.", ok=len(rows) - bad, bad=bad))
 
     def _batch_cancelled(self, rows: list) -> None:
         total = len(self._batch.files) if self._batch else len(rows)
-        self._batch_end(self.t("Cancelled after {done} of {total} pictures.", done=len(rows), total=total))
+        self._batch_end(self.t("Cancelled after %(done)s of %(total)s pictures.", done=len(rows), total=total))
 
     def _batch_failed(self, exc) -> None:
         self._batch_end("")
-        self._fail("Recognition failed", exc)
+        self._fail(N_("Recognition failed"), exc)
 
     def export_csv(self, path: str) -> bool:
         """Save the batch table as CSV at `path`; False (and an error dialog) when it cannot."""
@@ -367,10 +368,10 @@ class Controller(QObject):
         try:
             out = batchlib.write_csv(self.batch_results, path, self.display_label)
         except batchlib.BatchError as exc:
-            self._fail("Cannot save", exc)
+            self._fail(N_("Cannot save"), exc)
             return False
         self.settings.remember_dir("export", path)
-        self.status.emit(self.t("Saved {path}", path=str(out)))
+        self.status.emit(self.t("Saved %(path)s", path=str(out)))
         return True
 
     def copy_into_class_folders(self, dest: str) -> None:
@@ -383,10 +384,10 @@ class Controller(QObject):
         self._run(lambda: batchlib.copy_into_class_folders(rows, dest), self._copied, self._copy_failed, tag=dest)
 
     def _copied(self, n: int) -> None:
-        self.status.emit(self.t("Copied {n} pictures into {dest} (originals untouched).", n=n, dest=self.sender().tag))
+        self.status.emit(self.t("Copied %(n)s pictures into %(dest)s (originals untouched).", n=n, dest=self.sender().tag))
 
     def _copy_failed(self, exc) -> None:
-        self._fail("Cannot save", exc)
+        self._fail(N_("Cannot save"), exc)
 
     # --- exit -----------------------------------------------------------------------------------
     def shutdown(self, geometry: QByteArray | None = None, wait_ms: int = 10_000) -> None:

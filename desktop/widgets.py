@@ -21,7 +21,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from .i18n import percent, tr
+from .i18n import N_, percent, tr
 
 TOP_K = 3
 
@@ -135,7 +135,7 @@ class BatchPanel(QWidget):
     export_clicked = pyqtSignal()
     copy_clicked = pyqtSignal()
 
-    COLUMNS = ("File", "Label", "Probability", "Unknown?", "Note")
+    COLUMNS = (N_("File"), N_("Label"), N_("Probability"), N_("Unknown?"), N_("Note"))
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -251,7 +251,7 @@ class SinglePanel(QWidget):
     def retranslate(self, lang: str) -> None:
         self.open_button.setText(tr("Open image", lang))
         self.paste_button.setText(tr("Paste", lang))
-        self.recognise_button.setText(tr("Recognise", lang))
+        self.recognise_button.setText(tr("Recognise it", lang))
         self.auto_check.setText(tr("Recognise right after loading", lang))
         self.result_panel.setTitle(tr("Result", lang))
         self.result_panel.placeholder.setText(tr("No result yet.", lang))

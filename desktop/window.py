@@ -21,7 +21,7 @@ from PyQt5.QtWidgets import (
     QTabWidget,
 )
 
-from .i18n import LANGUAGE_NAMES, LANGUAGES, tr
+from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, tr
 from .widgets import BatchPanel, SinglePanel
 
 IMAGE_FILTER = "*.jpg *.jpeg *.jpe *.png *.webp *.bmp *.gif *.tif *.tiff *.heic *.heif"
@@ -136,7 +136,7 @@ class MainWindow(QMainWindow):
     # --- drawing (slots the controller's signals connect to) ---------------------------------------
     def show_model(self, text: str) -> None:
         self.model_text = text
-        label = tr("Model: {name}", self.lang, name=text) if text else tr("Model: none", self.lang)
+        label = tr("Model: %(name)s", self.lang, name=text) if text else tr("Model: none", self.lang)
         self.single.result_panel.model_label.setText(label)
 
     def show_image(self, image: QImage) -> None:
@@ -145,7 +145,7 @@ class MainWindow(QMainWindow):
 
     def show_result(self, result) -> None:
         self.single.result_panel.show_result(
-            result.rows, tr("Took {ms:.0f} ms", self.lang, ms=result.elapsed_ms), result.unknown, result.note
+            result.rows, tr("Took %(ms).0f ms", self.lang, ms=result.elapsed_ms), result.unknown, result.note
         )
 
     def clear_result(self) -> None:
@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
             self.model_chosen.emit(path)
 
     def _on_choose_folder(self) -> None:
-        folder = self.ask_folder("Choose a folder of pictures", self.start_dir("batch"))
+        folder = self.ask_folder(N_("Choose a folder of pictures"), self.start_dir("batch"))
         if folder:
             self.folder_chosen.emit(folder)
 
@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
             self.export_chosen.emit(path)
 
     def _on_copy(self) -> None:
-        folder = self.ask_folder("Choose where to copy the class folders", self.start_dir("copy"))
+        folder = self.ask_folder(N_("Choose where to copy the class folders"), self.start_dir("copy"))
         if folder:
             self.copy_dest_chosen.emit(folder)
 

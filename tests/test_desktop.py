@@ -24,7 +24,7 @@ def assert_result_shown(window, controller):
     assert labels[0] == controller.result.rows[0][0]
     values = [bar.value() for bar in panel.bars if bar.isVisible()]
     assert values == sorted(values, reverse=True) and sum(values) == pytest.approx(1000, abs=3)
-    assert panel.time_label.text() == tr("Took {ms:.0f} ms", window.lang, ms=controller.result.elapsed_ms)
+    assert panel.time_label.text() == tr("Took %(ms).0f ms", window.lang, ms=controller.result.elapsed_ms)
     assert "resnet18" in panel.model_label.text()
 
 
@@ -154,7 +154,7 @@ def test_language_follows_locale_and_errors_are_translated():
     assert language_for_locale("zh_CN") == "zh" and language_for_locale("zh_TW") == "zh"
     assert language_for_locale("en_GB") == "en" and language_for_locale("C") == "en"
     assert tr("Do you want to exit the program?", "zh") == "是否要退出程序？"
-    assert tr("Took {ms:.0f} ms", "en", ms=12.4) == "Took 12 ms"
+    assert tr("Took %(ms).0f ms", "en", ms=12.4) == "Took 12 ms"
     assert [percent(p) for p in (1.0, 0.99951, 0.5, 0.0004, 0.0)] == [">99.9%", ">99.9%", "50.0%", "<0.1%", "0.0%"]
     from ml.images import NotAnImage
 

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from ml.errors import MLError
 
+from .i18n import N_
 from .logmask import mask_secrets
 from .redis_conn import RedisUnavailable
 
@@ -39,9 +40,9 @@ ML_STATUS = {
     "cancelled": 409,
     "unsupported_format": 415,
 }
-#: The banner admin pages show while Redis is unreachable (translated in webapp.admin.strings).
-REDIS_DOWN = ("Redis (the job queue) cannot be reached: background jobs cannot be started, cancelled or watched "
-              "until it is back. Everything else keeps working.")
+#: The banner admin pages show while Redis is unreachable (translated where it is shown).
+REDIS_DOWN = N_("Redis (the job queue) cannot be reached: background jobs cannot be started, cancelled or "
+                "watched until it is back. Everything else keeps working.")
 
 
 class AppError(Exception):

@@ -25,6 +25,7 @@ from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, MODES, P
 
 from .errors import Conflict, InvalidParams, NotFound
 from .extensions import db
+from .i18n import N_
 from .logmask import mask_secrets
 from .models import Job, ModelVersion, User, utcnow
 from .redis_conn import RedisUnavailable, all_queues, get_queue, get_redis
@@ -116,10 +117,10 @@ class JobKind:
 
 
 KINDS: dict[str, JobKind] = {
-    "crawl": JobKind("jobs.crawl.run", "crawl", _crawl_params, "Crawl images into a class"),
-    "split": JobKind("jobs.dataset.run", "crawl", _split_params, "Scan, split and measure a dataset"),
-    "train": JobKind("jobs.train.run", "train", _train_params, "Train a model"),
-    "evaluate": JobKind("jobs.evaluate.run", "train", _evaluate_params, "Evaluate a model"),
+    "crawl": JobKind("jobs.crawl.run", "crawl", _crawl_params, N_("Crawl images into a class")),
+    "split": JobKind("jobs.dataset.run", "crawl", _split_params, N_("Scan, split and measure a dataset")),
+    "train": JobKind("jobs.train.run", "train", _train_params, N_("Train a model")),
+    "evaluate": JobKind("jobs.evaluate.run", "train", _evaluate_params, N_("Evaluate a model")),
 }
 
 

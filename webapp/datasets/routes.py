@@ -15,7 +15,7 @@ from ml.errors import DatasetError
 from ml.images import IMAGE_EXTENSIONS
 
 from ..auth import admin_required
-from ..i18n import _
+from ..i18n import N_, _
 from . import bp
 from .edit import EditError, move_image, rename_class, trash_image
 from .paths import UnsafePath, class_dir, dataset_root, image_file
@@ -236,13 +236,13 @@ def original(name: str, relpath: str):
 
 #: Edit refusals in the visitor's language (EditError messages are English, for logs and tests).
 EDIT_MESSAGES = {
-    "same_class": "The image is already in class %(cls)s.",
-    "same_name": "The new name is the same as the old one.",
-    "empty_name": "Enter the new class name.",
-    "class_exists": "There is already a class named %(cls)s.",
-    "bad_class_name": "%(cls)s cannot be a class name: use words without '/', '\\' or a leading dot.",
-    "changed_meanwhile": "Someone changed this meanwhile. Reload the page and try again.",
-    "fs_error": "The server could not move the file (%(detail)s).",
+    "same_class": N_("The image is already in class %(cls)s."),
+    "same_name": N_("The new name is the same as the old one."),
+    "empty_name": N_("Enter the new class name."),
+    "class_exists": N_("There is already a class named %(cls)s."),
+    "bad_class_name": N_("%(cls)s cannot be a class name: use words without '/', '\\' or a leading dot."),
+    "changed_meanwhile": N_("Someone changed this meanwhile. Reload the page and try again."),
+    "fs_error": N_("The server could not move the file (%(detail)s)."),
 }
 
 

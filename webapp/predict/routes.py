@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import current_app, render_template
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..i18n import add_translations, messages_for
+from ..i18n import N_, messages_for
 from . import bp
 
 #: Upload limit shown and checked in the browser when the app sets none (the server enforces its own).
@@ -16,40 +16,34 @@ DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 PREDICT_API_URL = "/api/v1/predict"
 
 #: Shown above the guesses when the model finds the photo like none of its classes (API `unknown: true`).
-UNKNOWN_MESSAGE = "This photo doesn't look like any animal I know — closest: %(label)s %(percent)s"
+UNKNOWN_MESSAGE = N_("This photo doesn't look like any animal I know — closest: %(label)s %(percent)s")
 #: Shown small under the guesses when the model has no such check (API `unknown: null`).
-NO_CHECK_MESSAGE = "Unknown-photo check not available for this model."
+NO_CHECK_MESSAGE = N_("Unknown-photo check not available for this model.")
 #: The model's measured quality under the result: the out-of-source figure first, each saying its kind.
-OOS_MESSAGE = "%(percent)s right on %(count)s photos from other sources"
-IN_SOURCE_MESSAGE = "%(percent)s on its own sources' test photos"
-add_translations("zh", {
-    UNKNOWN_MESSAGE: "这张照片不像我认识的任何一种动物 — 最像：%(label)s %(percent)s",
-    NO_CHECK_MESSAGE: "此模型没有“不认识的照片”检查。",
-    OOS_MESSAGE: "在 %(count)s 张其他来源的照片上准确率 %(percent)s",
-    IN_SOURCE_MESSAGE: "同源测试照片准确率 %(percent)s",
-})
+OOS_MESSAGE = N_("%(percent)s right on %(count)s photos from other sources")
+IN_SOURCE_MESSAGE = N_("%(percent)s on its own sources' test photos")
 
 #: Every text the page script may show, translated on the server and handed over as JSON.
 SCRIPT_MESSAGES = (
     UNKNOWN_MESSAGE,
     OOS_MESSAGE,
     IN_SOURCE_MESSAGE,
-    "Recognising…",
-    "Model",
-    "Time taken",
-    "%(ms)s ms",
-    "Please choose a picture first.",
-    "No model has been trained yet. An administrator must train and activate one first.",
-    "This file is not a picture. Please choose a JPEG, PNG, WebP, GIF or BMP image.",
-    "The file is empty.",
-    "The picture is damaged or incomplete.",
-    "The picture is too small to recognise.",
-    "The picture has too many pixels.",
-    "The file is too large. The limit is %(size)s.",
-    "Too many requests. Please wait a moment and try again.",
-    "The server could not be reached. Please try again.",
-    "The model could not be loaded.",
-    "Something went wrong.",
+    N_("Recognising…"),
+    N_("Model"),
+    N_("Time taken"),
+    N_("%(ms)s ms"),
+    N_("Please choose a picture first."),
+    N_("No model has been trained yet. An administrator must train and activate one first."),
+    N_("This file is not a picture. Please choose a JPEG, PNG, WebP, GIF or BMP image."),
+    N_("The file is empty."),
+    N_("The picture is damaged or incomplete."),
+    N_("The picture is too small to recognise."),
+    N_("The picture has too many pixels."),
+    N_("The file is too large. The limit is %(size)s."),
+    N_("Too many requests. Please wait a moment and try again."),
+    N_("The server could not be reached. Please try again."),
+    N_("The model could not be loaded."),
+    N_("Something went wrong."),
 )
 
 
