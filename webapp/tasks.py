@@ -32,15 +32,16 @@ from .redis_conn import RedisUnavailable, all_queues, get_queue, get_redis
 #: Names the job's host for the worker (`jobs.host.HOST_META_KEY` -> the class `jobs.host.open_host` imports).
 JOB_META = {"host": "webapp.job_adapter.WebJobHost"}
 
-#: A dataset or class name: one path component, no dots at the start, no separators.
+#: A dataset or class name: one path component, no dots or "__" at the start, no separators (the same
+#: rule as `webapp.datasets.paths.check_name` and `ml.crawl.folder.check_class_name`).
 SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,99}$")
 
 
 def safe_name(value: Any, what: str) -> str:
     """`value` as a single, harmless folder name; InvalidParams otherwise (`../x`, `/etc`, empty)."""
     text = str(value or "").strip()
-    if not SAFE_NAME.match(text) or text in (".", ".."):
-        raise InvalidParams(f"{what} {text!r} is not a valid name (one folder name, no '/', '\\' or leading '.').")
+    if not SAFE_NAME.match(text) or text in (".", "..") or text.startswith("__"):
+        raise InvalidParams(f"{what} {text!r} is not a valid name (one folder name, no '/', '\\', leading '.' or '__').")
     return text
 
 
