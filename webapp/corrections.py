@@ -10,10 +10,11 @@ picture into DATA_DIR/<dataset>/<class>/ (logged like every dataset edit); rejec
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 from flask import current_app
+
+from ml.files import write_bytes_atomic
 
 from .errors import AppError, InvalidParams, NotFound
 from .extensions import db
@@ -69,9 +70,7 @@ def submit(data: bytes, chosen: str, *, model_id: int | None, predicted: str | N
     row.image_name = f"{row.id}.jpg"
     folder = pictures_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    temp = folder / f".{row.id}.tmp"
-    temp.write_bytes(jpeg)
-    os.replace(temp, folder / row.image_name)
+    write_bytes_atomic(folder / row.image_name, jpeg)
     db.session.commit()
     return row
 
