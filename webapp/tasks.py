@@ -131,8 +131,9 @@ def _kind(kind: str) -> JobKind:
         raise InvalidParams(f"Unknown job kind {kind!r}; expected one of {', '.join(KINDS)}.") from None
 
 
-def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str | None = None) -> Job:
-    """Validate `params`, write the job row, enqueue the job function by name; return the row."""
+def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str | None = None,
+            depends_on: str | None = None) -> Job:
+    """Validate `params`, write the job row, enqueue the job function by name (after `depends_on`); return the row."""
     spec = _kind(kind)
     clean = spec.validate(dict(params or {}))
     queue = get_queue(spec.queue)
@@ -143,7 +144,7 @@ def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str 
     try:
         queue.enqueue(spec.func, kwargs=clean, job_id=row.id, job_timeout=current_app.config["JOB_TIMEOUTS"][spec.queue],
                       result_ttl=7 * 86400, failure_ttl=30 * 86400, description=f"{kind} {clean}",
-                      meta=dict(JOB_META))
+                      meta=dict(JOB_META), depends_on=depends_on)
     except redis.RedisError as exc:
         row.status, row.error_code, row.finished_at = "failed", "redis_unavailable", utcnow()
         row.error = mask_secrets(f"Redis is unreachable: {exc}")

@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import routes  # noqa: E402,F401  (routes attach themselves to bp)
+from . import corrections, routes  # noqa: E402,F401  (routes attach themselves to bp)
 from .strings import register_strings  # noqa: E402
 
 register_strings()

@@ -3,6 +3,31 @@
 from ..i18n import add_translations
 
 ZH = {
+    "Corrections": "纠错",
+    "Pictures visitors said were answered wrongly, with the class they chose. Accepting adds the picture to a dataset's class; rejecting deletes it.":
+        "访客说识别错了的照片，以及他们选的类别。接受会把照片加入数据集的这个类别；拒绝会删除它。",
+    "Retrain with corrections": "用纠错重新训练",
+    "Splits the dataset again (accepted pictures join it), then trains a new model on it with the default recipe.":
+        "重新划分数据集（接受的照片随之加入），然后用默认配方训练一个新模型。",
+    "Dataset": "数据集",
+    "No datasets yet.": "还没有数据集。",
+    "Waiting for review": "等待审核",
+    "Picture of correction %(id)s": "纠错 %(id)s 的照片",
+    "Model said": "模型的回答",
+    "Visitor chose": "访客选择",
+    "Accept": "接受",
+    "Reject": "拒绝",
+    "No corrections are waiting.": "没有等待审核的纠错。",
+    "Recently decided": "最近处理的",
+    "By": "处理人",
+    "Added as": "加入为",
+    "pending": "待审核",
+    "accepted": "已接受",
+    "rejected": "已拒绝",
+    "Correction accepted: the picture is now %(path)s.": "纠错已接受：照片现在是 %(path)s。",
+    "Not accepted: %(reason)s": "未接受：%(reason)s",
+    "Correction rejected.": "纠错已拒绝。",
+    "Retraining started: split %(split)s, then train %(train)s.": "重新训练已开始：先划分 %(split)s，再训练 %(train)s。",
     "Administrator login": "管理员登录",
     "User name": "用户名",
     "Password": "密码",

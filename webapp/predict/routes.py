@@ -14,6 +14,8 @@ from . import bp
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 #: Where the page script sends the picture (the API blueprint's contract).
 PREDICT_API_URL = "/api/v1/predict"
+#: Where "wrong? tell us" sends the picture again with the right class.
+CORRECTIONS_API_URL = "/api/v1/corrections"
 
 #: Shown above the guesses when the model finds the photo like none of its classes (API `unknown: true`).
 UNKNOWN_MESSAGE = "This photo doesn't look like any animal I know — closest: %(label)s %(percent)s"
@@ -27,6 +29,13 @@ add_translations("zh", {
     NO_CHECK_MESSAGE: "此模型没有“不认识的照片”检查。",
     OOS_MESSAGE: "在 %(count)s 张其他来源的照片上准确率 %(percent)s",
     IN_SOURCE_MESSAGE: "同源测试照片准确率 %(percent)s",
+    "Wrong? Tell us": "不对？告诉我们",
+    "What is it really?": "它其实是什么？",
+    "Send": "发送",
+    "Thank you! An administrator will review it.": "谢谢！管理员会审核它。",
+    "Sending…": "正在发送…",
+    "Too many corrections from here. Please try again later.": "这里发送的纠错太多了。请稍后再试。",
+    "That is not one of this model's classes.": "这不是此模型的类别之一。",
 })
 
 #: Every text the page script may show, translated on the server and handed over as JSON.
@@ -50,6 +59,10 @@ SCRIPT_MESSAGES = (
     "The server could not be reached. Please try again.",
     "The model could not be loaded.",
     "Something went wrong.",
+    "Thank you! An administrator will review it.",
+    "Sending…",
+    "Too many corrections from here. Please try again later.",
+    "That is not one of this model's classes.",
 )
 
 
@@ -87,6 +100,7 @@ def index():
     return render_template(
         "predict/index.html",
         api_url=PREDICT_API_URL,
+        corrections_url=CORRECTIONS_API_URL,
         limit_bytes=limit,
         limit_text=human_size(limit),
         script_messages=messages_for(SCRIPT_MESSAGES),
