@@ -91,6 +91,7 @@ def make_app(tmp_path, *, database_url: str | None = None, redis: str, engine_op
         "SECRET_KEY": "test",
         "DATA_DIR": str(instance / "datasets"),
         "MODEL_DIR": str(instance / "models"),
+        "CORRECTIONS_DIR": str(instance / "corrections"),
         "DEFAULT_MODEL": str(instance / "no-default-model.pt"),
         "SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{instance / 'test.sqlite3'}",
         "REDIS_URL": redis,

@@ -84,6 +84,12 @@ class Defaults:
     #: worker and machine), else per-process memory. If Redis stops, counting falls back to memory.
     RATELIMIT_STORAGE_URI: str | None = None
     RATELIMIT_PREDICT = "120 per minute"
+    #: Public "wrong? tell us" corrections per client address.
+    RATELIMIT_CORRECTIONS = "10 per hour"
+    #: The largest number of pending corrections kept (storage stays bounded; more are refused).
+    CORRECTIONS_MAX_PENDING = 1000
+    #: Where pending corrections' pictures are kept (relative: under the instance folder).
+    CORRECTIONS_DIR = "corrections"
     #: Failed admin logins allowed per client address, and per user name (whoever tries it).
     RATELIMIT_LOGIN_IP = "30 per 10 minutes"
     RATELIMIT_LOGIN_USER = "5 per minute; 20 per hour"
@@ -159,7 +165,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     if overrides:
         app.config.update(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
-    for key in ("DATA_DIR", "MODEL_DIR"):
+    for key in ("DATA_DIR", "MODEL_DIR", "CORRECTIONS_DIR"):
         _resolve(app, key)
     if app.config["SECRET_KEY"] == Defaults.SECRET_KEY and not app.testing:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))

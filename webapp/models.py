@@ -1,4 +1,4 @@
-"""Database tables: admin users, datasets, jobs, model versions and the prediction log."""
+"""Database tables: admin users, datasets, jobs, model versions, the prediction log and corrections."""
 
 from __future__ import annotations
 
@@ -155,3 +155,28 @@ class PredictionLog(db.Model):
     probability: Mapped[float] = mapped_column(Float)
     latency_ms: Mapped[float] = mapped_column(Float)
     image_path: Mapped[str | None] = mapped_column(String(1000))
+
+
+class Correction(db.Model):
+    """A visitor's "wrong? tell us": the picture (a file under instance/corrections/) and the class they chose."""
+
+    __tablename__ = "corrections"
+    STATUSES = ("pending", "accepted", "rejected")
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
+    predicted_label: Mapped[str | None] = mapped_column(String(200))
+    chosen_label: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    image_name: Mapped[str | None] = mapped_column(String(200))
+    #: Where an accepted picture went, relative to DATA_DIR (dataset/class/file).
+    dataset_path: Mapped[str | None] = mapped_column(String(1000))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_by: Mapped[User | None] = relationship()
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "model_id": self.model_version_id, "predicted": self.predicted_label,
+                "chosen": self.chosen_label, "status": self.status, "created_at": iso(self.created_at),
+                "dataset_path": self.dataset_path, "decided_at": iso(self.decided_at),
+                "decided_by": self.decided_by.username if self.decided_by else None}

@@ -129,7 +129,9 @@ def predict_upload(data: bytes, *, lang: str = "en") -> dict[str, Any]:
         "model": {"id": active.id, "name": active.name, "arch": active.arch or (predictor.info or {}).get("arch"),
                   "backend": predictor.backend, "accuracy": active.accuracy, "created_at": active.created_at,
                   # Measured figures by kind (out_of_source, in_source, unknown) from the reports beside the model.
-                  "quality": (predictor.info or {}).get("evaluations") or {}},
+                  "quality": (predictor.info or {}).get("evaluations") or {},
+                  # Every class, for "wrong? tell us" to offer.
+                  "classes": [{"label": c, "display_label": predictor.display_label(c, lang)} for c in predictor.classes]},
         "predictions": predictions,
         # null: this model carries no "none of my classes" check (made before it existed).
         "unknown": answer.unknown,

@@ -33,15 +33,16 @@ from .redis_conn import RedisUnavailable, all_queues, get_queue, get_redis
 #: Names the job's host for the worker (`jobs.host.HOST_META_KEY` -> the class `jobs.host.open_host` imports).
 JOB_META = {"host": "webapp.job_adapter.WebJobHost"}
 
-#: A dataset or class name: one path component, no dots at the start, no separators.
+#: A dataset or class name: one path component, no dots or "__" at the start, no separators (the same
+#: rule as `webapp.datasets.paths.check_name` and `ml.crawl.folder.check_class_name`).
 SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,99}$")
 
 
 def safe_name(value: Any, what: str) -> str:
     """`value` as a single, harmless folder name; InvalidParams otherwise (`../x`, `/etc`, empty)."""
     text = str(value or "").strip()
-    if not SAFE_NAME.match(text) or text in (".", ".."):
-        raise InvalidParams(f"{what} {text!r} is not a valid name (one folder name, no '/', '\\' or leading '.').")
+    if not SAFE_NAME.match(text) or text in (".", "..") or text.startswith("__"):
+        raise InvalidParams(f"{what} {text!r} is not a valid name (one folder name, no '/', '\\', leading '.' or '__').")
     return text
 
 
@@ -131,8 +132,9 @@ def _kind(kind: str) -> JobKind:
         raise InvalidParams(f"Unknown job kind {kind!r}; expected one of {', '.join(KINDS)}.") from None
 
 
-def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str | None = None) -> Job:
-    """Validate `params`, write the job row, enqueue the job function by name; return the row."""
+def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str | None = None,
+            depends_on: str | None = None) -> Job:
+    """Validate `params`, write the job row, enqueue the job function by name (after `depends_on`); return the row."""
     spec = _kind(kind)
     clean = spec.validate(dict(params or {}))
     queue = get_queue(spec.queue)
@@ -143,7 +145,7 @@ def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str 
     try:
         queue.enqueue(spec.func, kwargs=clean, job_id=row.id, job_timeout=current_app.config["JOB_TIMEOUTS"][spec.queue],
                       result_ttl=7 * 86400, failure_ttl=30 * 86400, description=f"{kind} {clean}",
-                      meta=dict(JOB_META))
+                      meta=dict(JOB_META), depends_on=depends_on)
     except redis.RedisError as exc:
         row.status, row.error_code, row.finished_at = "failed", "redis_unavailable", utcnow()
         row.error = mask_secrets(f"Redis is unreachable: {exc}")

@@ -31,6 +31,9 @@ SCHEMAS: dict[str, Any] = {
     "ModelRef": {"type": "object", "required": ["id", "name"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "arch": {"type": ["string", "null"]},
         "backend": {"type": "string"},
+        "classes": {"type": "array", "description": "Every class, for a correction to pick from",
+                    "items": {"type": "object", "properties": {"label": {"type": "string"},
+                                                               "display_label": {"type": "string"}}}},
         "accuracy": {"type": ["number", "null"], "description": "In-source test accuracy recorded at training"},
         "created_at": {"type": ["string", "null"], "format": "date-time"},
         "quality": {"type": "object", "description": "Measured figures by kind, out-of-source first: "
@@ -85,6 +88,17 @@ def openapi_document() -> dict[str, Any]:
                           "truncated, too_small, too_many_pixels, no_file)"), "413": _error("Upload too large"),
                           "415": _error("A picture format that is not accepted (unsupported_format: EPS, PSD, ...)"),
                           "429": _error("Rate limited"), "503": _error("No model yet (no_model) or model unusable")}}},
+        "/api/v1/corrections": {"post": {
+            "summary": "Say an answer was wrong: the picture again and the right class", "operationId": "sendCorrection",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file", "label", "model_id"],
+                "properties": {"file": {"type": "string", "format": "binary", "maxLength": limit},
+                               "label": {"type": "string", "description": "One of the model's classes"},
+                               "model_id": {"type": "integer"}, "predicted": {"type": "string"}}}}}},
+            "responses": {"201": {"description": "Stored as a pending correction"},
+                          "400": _error("Not a usable picture, or bad_class / unknown_model"),
+                          "413": _error("Upload too large"), "429": _error("Rate limited"),
+                          "503": _error("Too many corrections waiting (queue_full)")}}},
         "/api/v1/models": {"get": {"summary": "List model versions", "operationId": "listModels", "responses": {
             "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {
                 "models": {"type": "array", "items": {"$ref": "#/components/schemas/ModelVersion"}}}}}}}}}},

@@ -20,6 +20,10 @@ def _predict_limit() -> str:
     return current_app.config["RATELIMIT_PREDICT"]
 
 
+def _corrections_limit() -> str:
+    return current_app.config["RATELIMIT_CORRECTIONS"]
+
+
 @bp.post("/predict")
 @csrf.exempt
 @limiter.limit(_predict_limit)
@@ -32,6 +36,28 @@ def predict():
     if not data:
         raise AppError("The file is empty.", code="empty")
     return jsonify(predict_upload(data, lang=get_language()))
+
+
+@bp.post("/corrections")
+@csrf.exempt
+@limiter.limit(_corrections_limit)
+def correction():
+    """A visitor's "wrong? tell us": multipart `file` (the picture again), `label` (the right class), `model_id`, `predicted`."""
+    from ..corrections import submit
+
+    upload = request.files.get("file")
+    if upload is None:
+        raise AppError("Send the picture as the multipart form field 'file'.", code="no_file")
+    data = upload.read()
+    if not data:
+        raise AppError("The file is empty.", code="empty")
+    try:
+        model_id = int(request.form.get("model_id", ""))
+    except ValueError:
+        raise InvalidParams("Say which model gave the answer (model_id).", code="unknown_model") from None
+    row = submit(data, request.form.get("label", "").strip(), model_id=model_id,
+                 predicted=request.form.get("predicted") or None)
+    return jsonify(correction={"id": row.id, "status": row.status, "chosen": row.chosen_label}), 201
 
 
 @bp.get("/models")

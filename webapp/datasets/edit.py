@@ -1,4 +1,4 @@
-"""Admin edits to a dataset folder: trash an image, move it to another class, rename a class.
+"""Admin edits to a dataset folder: trash an image, move it to another class, rename a class, add a picture.
 
 Nothing is erased: a deleted image goes to `<dataset>/.trash/<class>/` and every edit is logged in
 `.trash/edits.jsonl`. The split lists (train.txt...) are kept consistent with the folders, so a
@@ -144,3 +144,19 @@ def rename_class(root: Path, cls: str, new_name: str, *, user: str | None = None
         )
     _log(root, action="rename_class", original=cls, moved_to=new_name, user=user)
     return new_name
+
+
+def add_image(root: Path, cls: str, source: Path, name: str, *, user: str | None = None, origin: str = "") -> str:
+    """Copy a picture into a class folder under a free name; return its path (relative to root).
+
+    The picture waits for the next split: split lists are left as they are.
+    """
+    folder = class_dir(root, cls)
+    target = _free_name(folder / name)
+    try:
+        shutil.copyfile(source, target)
+    except OSError as exc:
+        raise EditError(f"Could not copy {source.name}: {exc.strerror or exc}.", code="fs_error") from None
+    rel = target.relative_to(root).as_posix()
+    _log(root, action="add", original=origin, moved_to=rel, user=user)
+    return rel

@@ -14,6 +14,8 @@ from . import bp
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 #: Where the page script sends the picture (the API blueprint's contract).
 PREDICT_API_URL = "/api/v1/predict"
+#: Where "wrong? tell us" sends the picture again with the right class.
+CORRECTIONS_API_URL = "/api/v1/corrections"
 
 #: Shown above the guesses when the model finds the photo like none of its classes (API `unknown: true`).
 UNKNOWN_MESSAGE = N_("This photo doesn't look like any animal I know — closest: %(label)s %(percent)s")
@@ -44,6 +46,10 @@ SCRIPT_MESSAGES = (
     N_("The server could not be reached. Please try again."),
     N_("The model could not be loaded."),
     N_("Something went wrong."),
+    N_("Thank you! An administrator will review it."),
+    N_("Sending…"),
+    N_("Too many corrections from here. Please try again later."),
+    N_("That is not one of this model's classes."),
 )
 
 
@@ -81,6 +87,7 @@ def index():
     return render_template(
         "predict/index.html",
         api_url=PREDICT_API_URL,
+        corrections_url=CORRECTIONS_API_URL,
         limit_bytes=limit,
         limit_text=human_size(limit),
         script_messages=messages_for(SCRIPT_MESSAGES),

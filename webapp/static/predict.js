@@ -22,6 +22,8 @@
   const csrfMeta = document.querySelector('meta[name="csrf-token"]');
   let previewUrl = null;
   let inFlight = null;
+  let lastFile = null;
+  let lastAnswer = null;
 
   // Translate like the server's _(): English key, %(name)s placeholders.
   function t(key, params) {
@@ -133,7 +135,60 @@
     $("latency").textContent = t("%(ms)s ms", { ms: ms });
     busy.hidden = true;
     result.hidden = false;
+    showCorrection(data);
   }
+
+  // "Wrong? tell us": the model's classes to pick; the picture is sent again with the choice.
+  const correction = $("correction");
+  function showCorrection(data) {
+    lastAnswer = data;
+    const select = $("correction-label");
+    const top = ((data.predictions || [])[0] || {}).label;
+    select.replaceChildren();
+    for (const c of (data.model && data.model.classes) || []) {
+      if (c.label === top) continue;
+      const option = document.createElement("option");
+      option.value = c.label;
+      option.textContent = c.display_label || c.label;
+      select.appendChild(option);
+    }
+    correction.hidden = select.options.length === 0;
+    correction.open = false;
+    $("correction-send").disabled = false;
+    $("correction-status").textContent = "";
+  }
+
+  $("correction-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!lastFile || !lastAnswer) return;
+    const status = $("correction-status");
+    const button = $("correction-send");
+    const body = new FormData();
+    body.append("file", lastFile, lastFile.name || "pasted.png");
+    body.append("label", $("correction-label").value);
+    body.append("model_id", String((lastAnswer.model || {}).id || ""));
+    body.append("predicted", ((lastAnswer.predictions || [])[0] || {}).label || "");
+    const headers = { Accept: "application/json" };
+    if (csrfMeta) headers["X-CSRFToken"] = csrfMeta.content;
+    button.disabled = true;
+    status.textContent = t("Sending…");
+    let response = null;
+    let data = null;
+    try {
+      response = await fetch(correction.dataset.apiUrl, { method: "POST", body: body, headers: headers });
+      try { data = await response.json(); } catch (err) { data = null; }
+    } catch (err) {
+      status.textContent = t("The server could not be reached. Please try again.");
+      button.disabled = false;
+      return;
+    }
+    if (response.ok) { status.textContent = t("Thank you! An administrator will review it."); return; }
+    button.disabled = false;
+    const code = data && data.error && data.error.code;
+    if (response.status === 429) status.textContent = t("Too many corrections from here. Please try again later.");
+    else if (code === "bad_class") status.textContent = t("That is not one of this model's classes.");
+    else status.textContent = messageFor(response.status, data && data.error);
+  });
 
   async function recognise(file) {
     clearError();
@@ -145,6 +200,7 @@
     }
     if (file.size === 0) { work.hidden = true; showError(t("The file is empty.")); return; }
     showPreview(file);
+    lastFile = file;
     result.hidden = true;
     busy.hidden = false;
     if (inFlight) inFlight.abort();

@@ -1,0 +1,121 @@
+"""Why this answer: a Grad-CAM heat map of a model file's last convolution stage over one picture.
+
+Torch is imported only when a heat map is asked for; without it `explain` raises `NeedsTorch`
+(an ONNX-only install can predict but cannot compute gradients).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .errors import MLError
+from .images import load_image
+from .transforms import normalise, to_square_uint8
+
+_cache: dict[tuple, tuple[Any, dict]] = {}
+_lock = threading.Lock()
+
+
+class NeedsTorch(MLError):
+    """The heat map needs torch, which this install lacks."""
+
+    code = "needs_torch"
+
+
+@dataclass(frozen=True)
+class ExplainResult:
+    """A heat map (HxW floats in [0, 1]), its PNG overlay, the explained class and the time taken."""
+
+    heatmap: np.ndarray
+    png: bytes
+    class_index: int
+    label: str
+    elapsed_ms: float
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise NeedsTorch("The heat map needs the full install with torch (requirements.txt).") from None
+    return torch
+
+
+def _target_layer(model: Any, arch: str) -> Any:
+    """The last convolution stage: EfficientNet's conv_head + bn2 (with its activation), ResNet's layer4."""
+    if arch.startswith("efficientnet"):
+        return model.bn2
+    if arch.startswith("resnet"):
+        return model.layer4
+    raise MLError(f"Heat maps are not available for {arch}.", code="bad_config")
+
+
+def _load(model_path: str | os.PathLike) -> tuple[Any, dict]:
+    from .artifact import build_from_artifact
+
+    path = Path(model_path)
+    key = (str(path.resolve()), path.stat().st_mtime_ns if path.exists() else 0)
+    with _lock:
+        if key not in _cache:
+            _cache.clear()
+            _cache[key] = build_from_artifact(path)
+        return _cache[key]
+
+
+def overlay_png(pixels: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> bytes:
+    """The picture (HxWx3 uint8) with the heat map blended over it in red-yellow, as PNG bytes."""
+    h = heatmap[..., None]
+    colour = np.concatenate([np.ones_like(h), h, np.zeros_like(h)], axis=2) * 255.0
+    weight = alpha * h
+    mixed = pixels.astype(np.float32) * (1 - weight) + colour * weight
+    buf = io.BytesIO()
+    Image.fromarray(mixed.clip(0, 255).astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def explain(model_path: str | os.PathLike, image: Any, class_index: int | None = None) -> ExplainResult:
+    """Grad-CAM of `image` for `class_index` (None: the predicted class) with the model file at `model_path`."""
+    torch = _torch()
+    started = time.perf_counter()
+    model, meta = _load(model_path)
+    size = int(meta["input_size"])
+    img = image if hasattr(image, "convert") else load_image(image, target=size)
+    pixels = to_square_uint8(img, size)
+    batch = torch.from_numpy(normalise(pixels[None], meta["mean"], meta["std"]))
+    layer = _target_layer(model, meta["arch"])
+    saved: dict[str, Any] = {}
+
+    def keep(_module, _inputs, output):
+        output.retain_grad()
+        saved["maps"] = output
+
+    handle = layer.register_forward_hook(keep)
+    try:
+        with torch.enable_grad():
+            logits = model(batch.requires_grad_(False))
+            index = int(logits[0].argmax()) if class_index is None else int(class_index)
+            if not 0 <= index < logits.shape[1]:
+                raise MLError(f"Class index {index} is outside 0..{logits.shape[1] - 1}.", code="bad_class")
+            model.zero_grad(set_to_none=True)
+            logits[0, index].backward()
+    finally:
+        handle.remove()
+    maps = saved["maps"]
+    weights = maps.grad.mean(dim=(2, 3), keepdim=True)
+    cam = torch.relu((weights * maps).sum(dim=1, keepdim=True))
+    cam = torch.nn.functional.interpolate(cam, size=(size, size), mode="bilinear", align_corners=False)[0, 0]
+    cam = cam.detach().numpy()
+    span = float(cam.max() - cam.min())
+    heat = (cam - cam.min()) / span if span > 0 else np.zeros_like(cam)
+    elapsed = (time.perf_counter() - started) * 1000.0
+    return ExplainResult(heat.astype(np.float32), overlay_png(pixels, heat), index,
+                         list(meta["classes"])[index], elapsed)

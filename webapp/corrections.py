@@ -1,0 +1,131 @@
+"""Corrections: a visitor says an answer was wrong; an administrator accepts the picture into a class or rejects it.
+
+The visitor sends the picture again with the class they chose (nothing is kept from the
+prediction itself), so only pictures someone asked us to keep are stored. Each is decoded with
+the public pixel limit and re-encoded as a JPEG no larger than STORED_SIDE, under
+CORRECTIONS_DIR/<id>.jpg; at most CORRECTIONS_MAX_PENDING wait at once. Accepting copies the
+picture into DATA_DIR/<dataset>/<class>/ (logged like every dataset edit); rejecting deletes it.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from flask import current_app
+
+from ml.files import write_bytes_atomic
+
+from .errors import AppError, InvalidParams, NotFound
+from .extensions import db
+from .models import Correction, ModelVersion, User, utcnow
+
+#: Longest side of a stored correction picture (enough to train on at any input size we use).
+STORED_SIDE = 1024
+
+
+class CorrectionRefused(AppError):
+    """A correction that cannot be taken or decided as asked."""
+
+    code = "correction_refused"
+
+
+def pictures_dir() -> Path:
+    """The folder that holds pending corrections' pictures."""
+    return Path(current_app.config["CORRECTIONS_DIR"])
+
+
+def picture_path(row: Correction) -> Path:
+    """The stored picture of a correction (it may be gone once decided)."""
+    return pictures_dir() / (row.image_name or f"{row.id}.jpg")
+
+
+def _reencode(data: bytes) -> bytes:
+    from ml.images import load_image
+
+    image = load_image(data, max_pixels=int(current_app.config["UPLOAD_MAX_PIXELS"]), target=STORED_SIDE)
+    image.thumbnail((STORED_SIDE, STORED_SIDE))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def submit(data: bytes, chosen: str, *, model_id: int | None, predicted: str | None) -> Correction:
+    """Store a visitor's correction as pending: the chosen class must be one of the model's classes."""
+    model = db.session.get(ModelVersion, model_id) if model_id else None
+    if model is None:
+        raise InvalidParams("Say which model gave the answer (model_id).", code="unknown_model")
+    classes = [str(c) for c in (model.classes or [])]
+    if chosen not in classes:
+        raise InvalidParams(f"{chosen!r} is not one of this model's classes.", code="bad_class")
+    pending = db.session.scalar(db.select(db.func.count()).select_from(Correction).filter_by(status="pending"))
+    if pending >= int(current_app.config["CORRECTIONS_MAX_PENDING"]):
+        raise CorrectionRefused("Too many corrections are waiting for review. Please try again later.",
+                                code="queue_full", status=503)
+    jpeg = _reencode(data)  # ImageError (bad picture) reaches the client with its own code
+    row = Correction(model_version_id=model.id, chosen_label=chosen,
+                     predicted_label=predicted if predicted in classes else None, status="pending")
+    db.session.add(row)
+    db.session.flush()
+    row.image_name = f"{row.id}.jpg"
+    folder = pictures_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(folder / row.image_name, jpeg)
+    db.session.commit()
+    return row
+
+
+def pending(limit: int = 200) -> list[Correction]:
+    """Pending corrections, oldest first."""
+    query = db.select(Correction).filter_by(status="pending").order_by(Correction.created_at, Correction.id)
+    return list(db.session.execute(query.limit(limit)).scalars())
+
+
+def recent_decided(limit: int = 20) -> list[Correction]:
+    """The latest accepted or rejected corrections, newest first."""
+    query = db.select(Correction).where(Correction.status != "pending").order_by(Correction.decided_at.desc())
+    return list(db.session.execute(query.limit(limit)).scalars())
+
+
+def _pending_row(correction_id: int) -> Correction:
+    row = db.session.get(Correction, correction_id)
+    if row is None:
+        raise NotFound(f"There is no correction {correction_id}.")
+    if row.status != "pending":
+        raise CorrectionRefused(f"Correction {correction_id} was already {row.status}.", code="already_decided")
+    return row
+
+
+def accept(correction_id: int, dataset: str, user: User, *, label: str | None = None) -> Correction:
+    """Copy the picture into `dataset`'s class (the chosen one unless `label` overrides it); mark accepted."""
+    from .datasets.edit import add_image
+    from .datasets.paths import dataset_root
+
+    row = _pending_row(correction_id)
+    cls = label or row.chosen_label
+    source = picture_path(row)
+    if not source.is_file():
+        raise CorrectionRefused(f"The picture of correction {row.id} is missing.", code="picture_missing")
+    root = dataset_root(current_app.config["DATA_DIR"], dataset)
+    rel = add_image(root, cls, source, f"correction-{row.id}.jpg", user=user.username, origin=f"correction {row.id}")
+    row.chosen_label, row.dataset_path = cls, f"{dataset}/{rel}"
+    row.status, row.decided_by_id, row.decided_at = "accepted", user.id, utcnow()
+    db.session.commit()
+    source.unlink(missing_ok=True)
+    return row
+
+
+def reject(correction_id: int, user: User) -> Correction:
+    """Mark a correction rejected and delete its picture (nothing goes into a dataset)."""
+    row = _pending_row(correction_id)
+    row.status, row.decided_by_id, row.decided_at = "rejected", user.id, utcnow()
+    db.session.commit()
+    picture_path(row).unlink(missing_ok=True)
+    return row
+
+
+def datasets_with_class(cls: str) -> list[str]:
+    """Dataset names under DATA_DIR, those that have class `cls` first."""
+    base = Path(current_app.config["DATA_DIR"])
+    names = sorted(p.name for p in base.glob("*") if p.is_dir() and not p.name.startswith("."))
+    return sorted(names, key=lambda name: not (base / name / cls).is_dir())
