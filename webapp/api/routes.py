@@ -24,17 +24,23 @@ def _corrections_limit() -> str:
     return current_app.config["RATELIMIT_CORRECTIONS"]
 
 
-@bp.post("/predict")
-@csrf.exempt
-@limiter.limit(_predict_limit)
-def predict():
-    """Classify the picture in the multipart field `file`."""
+def _uploaded_picture() -> bytes:
+    """The bytes of the multipart field `file`; a clear error when it is missing or empty."""
     upload = request.files.get("file")
     if upload is None:
         raise AppError("Send the picture as the multipart form field 'file'.", code="no_file")
     data = upload.read()
     if not data:
         raise AppError("The file is empty.", code="empty")
+    return data
+
+
+@bp.post("/predict")
+@csrf.exempt
+@limiter.limit(_predict_limit)
+def predict():
+    """Classify the picture in the multipart field `file`."""
+    data = _uploaded_picture()
     return jsonify(predict_upload(data, lang=get_language()))
 
 
@@ -45,12 +51,7 @@ def correction():
     """A visitor's "wrong? tell us": multipart `file` (the picture again), `label` (the right class), `model_id`, `predicted`."""
     from ..corrections import submit
 
-    upload = request.files.get("file")
-    if upload is None:
-        raise AppError("Send the picture as the multipart form field 'file'.", code="no_file")
-    data = upload.read()
-    if not data:
-        raise AppError("The file is empty.", code="empty")
+    data = _uploaded_picture()
     try:
         model_id = int(request.form.get("model_id", ""))
     except ValueError:
