@@ -60,6 +60,8 @@ def _target_layer(model: Any, arch: str) -> Any:
 
 
 def _load(model_path: str | os.PathLike) -> tuple[Any, dict]:
+    # Not Predictor.load's model: the hook and backward pass here must not run on the instance
+    # that serving threads share under inference_mode, so heat maps get their own (one file at a time).
     from .artifact import build_from_artifact
 
     path = Path(model_path)

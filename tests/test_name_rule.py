@@ -27,3 +27,14 @@ def test_every_rule_accepts(name):
     assert safe_name(name, "Dataset") == name
     assert check_name(name, "dataset") == name
     assert check_class_name(name) == name
+
+
+def test_admin_and_corrections_list_only_datasets_the_pages_open(tmp_path):
+    """The one listing (webapp.datasets.paths.dataset_names) leaves out what /datasets/ would refuse."""
+    from webapp.datasets.paths import dataset_names
+
+    for name in ("zoo", "猫狗", "__zoo", ".hidden"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    assert dataset_names(tmp_path) == ["zoo", "猫狗"]
+    assert dataset_names(tmp_path / "missing") == []

@@ -126,6 +126,7 @@ def reject(correction_id: int, user: User) -> Correction:
 
 def datasets_with_class(cls: str) -> list[str]:
     """Dataset names under DATA_DIR, those that have class `cls` first."""
+    from .datasets.paths import dataset_names
+
     base = Path(current_app.config["DATA_DIR"])
-    names = sorted(p.name for p in base.glob("*") if p.is_dir() and not p.name.startswith("."))
-    return sorted(names, key=lambda name: not (base / name / cls).is_dir())
+    return sorted(dataset_names(base), key=lambda name: not (base / name / cls).is_dir())

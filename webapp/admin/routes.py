@@ -14,6 +14,7 @@ from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, MODES
 
 from .. import tasks
 from ..auth import _unauthorized, authenticate, login_name_key
+from ..datasets.paths import dataset_names
 from ..errors import AppError, redis_down_message, wants_json
 from ..extensions import db, limiter
 from ..i18n import _
@@ -84,8 +85,7 @@ def logout():
 @bp.get("/")
 def index():
     """Dashboard: start jobs, watch them, see queues and workers."""
-    datasets = sorted(p.name for p in Path(current_app.config["DATA_DIR"]).glob("*")
-                      if p.is_dir() and not p.name.startswith("."))
+    datasets = dataset_names(current_app.config["DATA_DIR"])
     try:
         jobs = tasks.recent_jobs(30)
         status, redis_error = tasks.queue_status(), None

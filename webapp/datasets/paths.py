@@ -35,6 +35,22 @@ def check_name(name: str, what: str = "name") -> str:
     return name
 
 
+def dataset_names(data_dir: str | os.PathLike) -> list[str]:
+    """Names of the dataset folders under `data_dir` that the dataset pages can open, sorted."""
+    base = Path(data_dir)
+    if not base.is_dir():
+        return []
+    names = []
+    for entry in sorted(base.iterdir(), key=lambda p: p.name):
+        if not entry.is_dir():
+            continue
+        try:
+            names.append(check_name(entry.name, "dataset"))
+        except UnsafePath:
+            continue  # hidden or reserved (".x", "__x"): the dataset pages would not open it
+    return names
+
+
 def inside(root: Path, candidate: Path) -> Path:
     """The real path of `candidate`, if it lies within the real path of `root`; else UnsafePath."""
     real_root = Path(os.path.realpath(root))
