@@ -6,8 +6,10 @@ Torch is imported only when a heat map is asked for; without it `explain` raises
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -40,6 +42,13 @@ class ExplainResult:
     class_index: int
     label: str
     elapsed_ms: float
+
+
+def torch_available() -> bool:
+    """Whether torch can be imported here, found without importing it (a client asks before offering heat maps)."""
+    if "torch" in sys.modules:
+        return sys.modules["torch"] is not None  # None: imports of it are blocked
+    return importlib.util.find_spec("torch") is not None
 
 
 def _torch():
