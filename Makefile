@@ -80,6 +80,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/explain.py
 	$(BIN)/python bench/report.py
 
 # The offline desktop client (PyQt5). Its own small requirements file: no torch needed with ONNX models.
