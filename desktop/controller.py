@@ -349,11 +349,8 @@ class Controller(QObject):
 
     def heatmap_caption(self) -> str:
         """What the colours mean and how long the heat map took, in the current language."""
-        if self.heatmap is None:
-            return ""
-        caption = self.t("Red and yellow: the parts of the photo that mattered most for “%(label)s”.",
-                         label=self.display_label(self.heatmap.name))
-        return f"{caption} {self.t('Took %(ms).0f ms', ms=self.heatmap.elapsed_ms)}"
+        view = self.heatmap
+        return heatmap.caption(view, self.display_label(view.name), self.lang) if view else ""
 
     def _heatmap_failed(self, exc) -> None:
         self._fail(N_("Cannot explain this answer"), exc)

@@ -14,7 +14,7 @@ from PyQt5.QtGui import QImage
 
 from ml.explain import torch_available
 
-from .i18n import N_
+from .i18n import N_, tr
 
 #: Why the button cannot work in this install (shown on the button and in a dialog).
 NEEDS_TORCH = N_("The heat map needs the full install with torch (pip install -r requirements.txt). "
@@ -48,3 +48,9 @@ def make_heatmap(predictor, image, class_index: int | None = None) -> HeatMapVie
     result = explain(predictor.path, image, class_index)
     overlay = QImage.fromData(result.png, "PNG")
     return HeatMapView(overlay, result.label, result.class_index, result.elapsed_ms)
+
+
+def caption(view: HeatMapView, shown_label: str, lang: str) -> str:
+    """What the colours mean, for which class, and how long the heat map took, in `lang`."""
+    text = tr("Red and yellow: the parts of the photo that mattered most for “%(label)s”.", lang, label=shown_label)
+    return f"{text} {tr('Took %(ms).0f ms', lang, ms=view.elapsed_ms)}"
