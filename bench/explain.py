@@ -10,7 +10,8 @@ Every photo is decoded once (as the web app decodes an upload); then, in the sam
   heat map            `ml.explain.explain(model, image)`: forward + backward + Grad-CAM + PNG overlay
   heat map, first     the first heat map of the process: it builds the model from the .pt first
 
-Medians per photo over `--count` photos × `--repeat` calls; ratios are against Predictor (onnx).
+Medians per photo over `--count` photos × `--repeat` calls, the three paths taking turns on each
+photo (a shared machine's load then weighs on all alike); ratios are against Predictor (onnx).
 torch and onnxruntime get `--threads` threads each (1: as a web worker serves). Prints a table;
 writes bench/results/explain.json.
 """
@@ -18,6 +19,7 @@ writes bench/results/explain.json.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -47,16 +49,19 @@ def photos(folder: Path, count: int) -> list[Path]:
     return files[::step][:count]
 
 
-def median_ms(fn, images, repeat: int) -> float:
-    """Median milliseconds of `fn(image)` over every image × `repeat` (one warm-up call first)."""
-    fn(images[0])
-    times = []
-    for image in images:
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn(image)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000.0
+def interleaved_medians(cases: dict, images, repeat: int) -> dict[str, float]:
+    """Median milliseconds per case of `fn(image)`, the cases taking turns on each photo so that the
+    machine's load drifts over all of them alike (one warm-up call each first)."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for fn in cases.values():
+        fn(images[0])
+    for _ in range(repeat):
+        for image in images:
+            for name, fn in cases.items():
+                start = time.perf_counter()
+                fn(image)
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) * 1000.0 for name, t in times.items()}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -69,6 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "explain.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    load_before = [round(v, 2) for v in os.getloadavg()]
 
     onnx = Predictor.load(args.model, backend="onnx", threads=args.threads)
     eager = Predictor.load(args.model, backend="torch")
@@ -78,12 +84,12 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     first = explain(args.model, images[0])  # cold: builds the model from the .pt
     first_ms = (time.perf_counter() - start) * 1000.0
-    cases = [
-        ("Predictor (onnx)", median_ms(lambda im: onnx.classify(im, k=3), images, args.repeat)),
-        ("Predictor (torch)", median_ms(lambda im: eager.classify(im, k=3), images, args.repeat)),
-        ("heat map (Grad-CAM)", median_ms(lambda im: explain(args.model, im), images, args.repeat)),
-        ("heat map, first of the process", first_ms),
-    ]
+    medians = interleaved_medians({
+        "Predictor (onnx)": lambda im: onnx.classify(im, k=3),
+        "Predictor (torch)": lambda im: eager.classify(im, k=3),
+        "heat map (Grad-CAM)": lambda im: explain(args.model, im),
+    }, images, args.repeat)
+    cases = [*medians.items(), ("heat map, first of the process", first_ms)]
     base = cases[0][1]
     rows = [{"case": name, "ms": round(ms, 1), "x_vs_onnx_predict": round(ms / base, 2)} for name, ms in cases]
     # The heat map explains the class the served model answers with, or the timing compares different work.
@@ -93,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{first.heatmap.shape[0]} px, {len(first.png)} bytes PNG")
     result = {
         "benchmark": "explain",
-        "machine": machine() | {"torch_threads": torch.get_num_threads(), "onnx_threads": args.threads},
+        "machine": machine() | {"load_average_before": load_before, "torch_threads": torch.get_num_threads(), "onnx_threads": args.threads},
         "model": str(args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model),
         "arch": (onnx.info or {}).get("arch"),
         "input_size": onnx.size,

@@ -133,7 +133,8 @@ def explain_section(data: dict) -> str:
         "## Why this answer: a Grad-CAM heat map vs a plain prediction (same model, same photos)",
         f"`.venv/bin/python bench/explain.py` — model `{Path(str(data.get('model'))).name}` ({data.get('arch')}, "
         f"{data.get('input_size')} px), {data.get('photos')} decoded once, medians of {data.get('repeat')} calls per "
-        f"photo; torch and onnxruntime {load.get('torch_threads')} thread(s) each; load average "
+        f"photo, the paths taking turns on each photo; torch and onnxruntime {load.get('torch_threads')} thread(s) "
+        f"each; load average before/after {_loads(load.get('load_average_before'))} / "
         f"{_loads(load.get('load_average'))} on {os.cpu_count()} cores. Ratios are against `Predictor.classify` on "
         "the ONNX export (what the web app and the desktop answer with). The heat map is a forward and a backward "
         "pass of the eager model plus the PNG overlay, computed only when a person asks.",
