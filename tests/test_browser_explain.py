@@ -58,21 +58,19 @@ def test_why_this_answer_shows_the_heat_map_over_the_photo(app, live_server, pag
 
 
 def test_why_this_answer_in_chinese_says_when_busy(app, live_server, page, tiny_model):
-    from webapp.explaining import _slots
+    from ml import explain
 
     activate_model(app, tiny_model, name="tiny-explain-zh")
     app.config["EXPLAIN_WAIT_S"] = 0.05
-    with app.app_context():
-        slots = _slots()
     page.goto(live_server.url + "/?lang=zh")
     _choose_picture(page, 7)
     assert page.text_content("#explain-toggle").strip() == "为什么是这个答案？"
-    slots.acquire()  # another heat map holds the process's only slot
+    explain._run_lock.acquire()  # another heat map holds the model
     try:
         page.click("#explain-toggle")
         page.wait_for_function("() => document.getElementById('explain-status').textContent.startsWith('当前')")
     finally:
-        slots.release()
+        explain._run_lock.release()
     assert page.is_hidden("#heatmap") and page.is_enabled("#explain-toggle")
     page.click("#explain-toggle")
     page.wait_for_selector("#heatmap:not([hidden])")

@@ -89,18 +89,16 @@ def test_explain_has_its_own_rate_limit(tmp_path, embedded_redis, tiny_model):
     assert client.post("/api/v1/predict", data=_upload(_jpeg())).status_code == 200  # predictions are counted apart
 
 
-def test_explain_says_busy_when_every_slot_stays_taken(tmp_path, embedded_redis, tiny_model):
-    from webapp.explaining import _slots
+def test_explain_says_busy_while_another_heat_map_holds_the_model(tmp_path, embedded_redis, tiny_model):
+    from ml import explain
 
-    app = make_app(tmp_path, redis=embedded_redis, EXPLAIN_SLOTS=1, EXPLAIN_WAIT_S=0.05)
+    app = make_app(tmp_path, redis=embedded_redis, EXPLAIN_WAIT_S=0.05)
     register_tiny(app, tiny_model)
-    with app.app_context():
-        slots = _slots()
-    slots.acquire()  # a heat map in progress holds the process's only slot
+    explain._run_lock.acquire()  # what a heat map in progress holds
     try:
         response = app.test_client().post("/api/v1/explain", data=_upload(_jpeg()))
     finally:
-        slots.release()
+        explain._run_lock.release()
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "busy"
     assert app.test_client().post("/api/v1/explain", data=_upload(_jpeg())).status_code == 200
 

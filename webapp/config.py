@@ -86,8 +86,7 @@ class Defaults:
     RATELIMIT_PREDICT = "120 per minute"
     #: "Why this answer?" heat maps per client address (each is a forward and a backward pass: webapp.explaining).
     RATELIMIT_EXPLAIN = "20 per minute"
-    #: Heat maps one web process computes at once; the others wait EXPLAIN_WAIT_S seconds, then get `busy`.
-    EXPLAIN_SLOTS = 1
+    #: Heat maps run one at a time per process (ml.explain); a request waits this many seconds, then gets `busy`.
     EXPLAIN_WAIT_S = 20.0
     #: Public "wrong? tell us" corrections per client address.
     RATELIMIT_CORRECTIONS = "10 per hour"

@@ -106,7 +106,7 @@ def openapi_document() -> dict[str, Any]:
             "responses": {"200": _json("ExplainResponse"), "400": _error("Not a usable picture, or bad_class"),
                           "413": _error("Upload too large"), "429": _error("Rate limited"),
                           "501": _error("This install has no torch (needs_torch)"),
-                          "503": _error("No model yet (no_model), model unusable, or every heat-map slot busy (busy)")}}},
+                          "503": _error("No model yet (no_model), model unusable, or another heat map held the model too long (busy)")}}},
         "/api/v1/corrections": {"post": {
             "summary": "Say an answer was wrong: the picture again and the right class", "operationId": "sendCorrection",
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
