@@ -60,4 +60,29 @@ def summarise_evaluations(model_path: str | os.PathLike) -> dict[str, Any]:
     return {k: out[k] for k in (*KINDS, "unknown") if k in out}
 
 
-__all__ = ["summarise_evaluations"]
+def misclassified_files(model_path: str | os.PathLike, dataset_root: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """`{relative path: {"label", "predicted", "confidence"}}` for the pictures of `dataset_root` that the
+    evaluation reports beside `model_path` name as wrong ({} when no report scored that dataset)."""
+    path = Path(model_path)
+    stem = path.with_suffix("").name
+    try:
+        root = Path(dataset_root).resolve()
+    except OSError:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for report_path in sorted(path.parent.glob(f"{stem}*.metrics.json")):
+        report = _read(report_path)
+        if not report or not report.get("dataset"):
+            continue
+        try:
+            if Path(report["dataset"]).resolve() != root:
+                continue
+        except (OSError, TypeError):
+            continue
+        for item in report.get("misclassified") or []:
+            if isinstance(item, dict) and isinstance(item.get("file"), str):
+                out.setdefault(item["file"], {k: item.get(k) for k in ("label", "predicted", "confidence")})
+    return out
+
+
+__all__ = ["misclassified_files", "summarise_evaluations"]

@@ -18,10 +18,13 @@ from ..auth import admin_required
 from ..i18n import N_, _
 from . import bp
 from .edit import EditError, move_image, rename_class, trash_image
+from .grid import FILTER_LABELS, FLAG_LABELS, PART_LABELS, grid_facts, offered_filters, page_sizes
 from .paths import UnsafePath, class_dir, dataset_root, image_file
 from .thumbs import DEFAULT_THUMB_SIZE, thumbnail
 
 DEFAULT_PAGE_SIZE = 48
+#: Thumbnails on each class card of the dataset page.
+CARD_SAMPLES = 4
 
 
 # ---------------------------------------------------------------- helpers
@@ -128,33 +131,77 @@ def index():
 
 @bp.get("/<name>/")
 def dataset(name: str):
-    """One dataset: its classes with counts and split state."""
+    """One dataset: a card per class with a few thumbnails, its counts and split state."""
     root = open_dataset(name)
-    return render_template("datasets/dataset.html", ds=summarise(root))
+    ds = summarise(root)
+    facts = grid_facts(root, None)
+    cards = []
+    for cls in ds["classes"]:
+        files = list_class_files(root, cls)
+        cards.append({
+            "name": cls, "count": len(files), "samples": files[:CARD_SAMPLES],
+            "parts": {part: n for part, n in facts.counts(files, ("train", "val", "test")).items() if n},
+            "flagged": facts.counts(files, ("flagged",))["flagged"],
+        })
+    return render_template("datasets/dataset.html", ds=ds, cards=cards, part_labels=PART_LABELS)
+
+
+def _active_model_path() -> str | None:
+    from ..registry import active_model
+
+    row = active_model()
+    return row.path if row is not None else None
+
+
+def _choice(arg: str, allowed, default):
+    value = request.args.get(arg, "")
+    if isinstance(default, int):
+        try:
+            value = int(value)
+        except ValueError:
+            return default
+    return value if value in allowed else default
 
 
 @bp.get("/<name>/classes/<cls>/")
 def class_images(name: str, cls: str):
-    """Thumbnail grid of one class, a page at a time."""
+    """Thumbnail grid of one class, a page at a time, filtered by split part, scan flags or mistakes."""
     root = open_dataset(name)
     try:
         class_dir(root, cls)
     except DatasetError as exc:
         abort(404, description=exc.message)
-    files = list_class_files(root, cls)
-    per_page = int(current_app.config.get("DATASET_PAGE_SIZE", DEFAULT_PAGE_SIZE))
+    admin = is_admin()
+    facts = grid_facts(root, _active_model_path() if admin else None)
+    offered = offered_filters(facts, admin)
+    show = _choice("show", offered, "all")
+    default_size = int(current_app.config.get("DATASET_PAGE_SIZE", DEFAULT_PAGE_SIZE))
+    sizes = page_sizes(default_size)
+    per_page = _choice("per", sizes, default_size)
+    every = list_class_files(root, cls)
+    files = [rel for rel in every if facts.matches(rel, show)]
     pages = max(1, math.ceil(len(files) / per_page))
     page = page_number(pages)
     shown = files[(page - 1) * per_page : page * per_page]
+    query = {k: v for k, v in (("show", show), ("per", per_page)) if v not in ("all", default_size)}
     return render_template(
         "datasets/class.html",
         name=name,
         cls=cls,
         files=shown,
-        total=len(files),
+        total=len(every),
+        matching=len(files),
         page=page,
         pages=pages,
         classes=list_classes(root),
+        facts=facts,
+        show=show,
+        filters=[(f, FILTER_LABELS[f], n) for f, n in facts.counts(every, offered).items()],
+        per_page=per_page,
+        sizes=sizes,
+        query=query,
+        flag_labels=FLAG_LABELS,
+        part_labels=PART_LABELS,
     )
 
 
