@@ -60,6 +60,19 @@ def summarise_evaluations(model_path: str | os.PathLike) -> dict[str, Any]:
     return {k: out[k] for k in (*KINDS, "unknown") if k in out}
 
 
+def per_class_by_kind(model_path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """`{"out_of_source": per_class, "in_source": per_class}` from the same reports as the summary."""
+    path = Path(model_path)
+    out: dict[str, dict[str, Any]] = {}
+    for kind, quality in summarise_evaluations(path).items():
+        if kind not in KINDS:
+            continue
+        report = _read(path.parent / quality["report"]) or {}
+        if isinstance(report.get("per_class"), dict):
+            out[kind] = report["per_class"]
+    return {k: out[k] for k in KINDS if k in out}
+
+
 def misclassified_files(model_path: str | os.PathLike, dataset_root: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """`{relative path: {"label", "predicted", "confidence"}}` for the pictures of `dataset_root` that the
     evaluation reports beside `model_path` name as wrong ({} when no report scored that dataset)."""
@@ -85,4 +98,4 @@ def misclassified_files(model_path: str | os.PathLike, dataset_root: str | os.Pa
     return out
 
 
-__all__ = ["misclassified_files", "summarise_evaluations"]
+__all__ = ["misclassified_files", "per_class_by_kind", "summarise_evaluations"]
