@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -231,3 +232,16 @@ def _one_thread():
     """Every test here runs tiny models: one torch thread each."""
     with one_torch_thread():
         yield
+
+
+def test_importing_the_training_package_loads_no_torch():
+    """`ml.training` names its parts lazily: a torch-free caller (a config, a form) may import it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ml.training; assert 'torch' not in sys.modules, 'torch loaded'; "
+            "assert sorted(ml.training.__all__) == ['TrainConfig', 'TrainResult', 'train']; "
+            "ml.training.train; assert 'torch' in sys.modules")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
