@@ -60,17 +60,22 @@ def summarise_evaluations(model_path: str | os.PathLike) -> dict[str, Any]:
     return {k: out[k] for k in (*KINDS, "unknown") if k in out}
 
 
-def per_class_by_kind(model_path: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """`{"out_of_source": per_class, "in_source": per_class}` from the same reports as the summary."""
+def evaluation_reports(model_path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """The whole reports behind the summary, `{"out_of_source": report, "in_source": report}` (those present)."""
     path = Path(model_path)
     out: dict[str, dict[str, Any]] = {}
     for kind, quality in summarise_evaluations(path).items():
-        if kind not in KINDS:
-            continue
-        report = _read(path.parent / quality["report"]) or {}
-        if isinstance(report.get("per_class"), dict):
-            out[kind] = report["per_class"]
-    return {k: out[k] for k in KINDS if k in out}
+        if kind in KINDS:
+            report = _read(path.parent / quality["report"])
+            if report:
+                out[kind] = report
+    return out
+
+
+def per_class_by_kind(model_path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """`{"out_of_source": per_class, "in_source": per_class}` from the same reports as the summary."""
+    return {kind: report["per_class"] for kind, report in evaluation_reports(model_path).items()
+            if isinstance(report.get("per_class"), dict)}
 
 
 def misclassified_files(model_path: str | os.PathLike, dataset_root: str | os.PathLike) -> dict[str, dict[str, Any]]:
@@ -98,4 +103,4 @@ def misclassified_files(model_path: str | os.PathLike, dataset_root: str | os.Pa
     return out
 
 
-__all__ = ["misclassified_files", "per_class_by_kind", "summarise_evaluations"]
+__all__ = ["evaluation_reports", "misclassified_files", "per_class_by_kind", "summarise_evaluations"]

@@ -114,11 +114,11 @@ def test_flagged_filter_shows_the_scan_suspects_with_their_reasons(client, anima
         f"/datasets/animals/classes/{quote('猫')}/?show=flagged", headers=EN).text
 
 
-def _active_model_with_mistakes(app, root: Path, wrong: list[str]) -> None:
-    """A registered, active model whose test report (the file evaluation writes) names `wrong` as mistakes."""
+def model_with_mistakes(app, root: Path, wrong: list[str], *, name: str = "m1", activate: bool = True) -> int:
+    """A registered model whose test report (the file evaluation writes) names `wrong` as mistakes; its id."""
     from webapp.registry import register_model
 
-    model = Path(app.config["MODEL_DIR"]) / "m1" / "m1.pt"
+    model = Path(app.config["MODEL_DIR"]) / name / f"{name}.pt"
     model.parent.mkdir(parents=True, exist_ok=True)
     model.write_bytes(b"not loaded by the dataset pages")
     classes, rows = read_split(root, "test")
@@ -130,13 +130,13 @@ def _active_model_with_mistakes(app, root: Path, wrong: list[str]) -> None:
     metrics = compute_metrics(labels, probs, classes, files) | {"part": "test", "dataset": str(root)}
     write_json_atomic(report_files(model)["metrics"], metrics)
     with app.app_context():
-        register_model(model, classes=classes, metrics={"accuracy": metrics["accuracy"]}, activate=True)
+        return register_model(model, classes=classes, metrics={"accuracy": metrics["accuracy"]}, activate=activate).id
 
 
 def test_misclassified_filter_reads_the_active_models_report_for_admins_only(app, client, admin_client, animals):
     test_dog = sorted(part_files(animals, "test", "dog"))
     wrong = [f"dog/{test_dog[0]}"]
-    _active_model_with_mistakes(app, animals, wrong)
+    model_with_mistakes(app, animals, wrong)
     html = admin_client.get("/datasets/animals/classes/dog/?show=misclassified", headers=EN).text
     assert names(html) == [test_dog[0]]
     assert "Misclassified by the active model (1)" in html
@@ -205,3 +205,18 @@ def test_a_fresh_scan_updates_the_flags(client, animals):
     scan(animals)
     html = client.get("/datasets/animals/classes/dog/?show=flagged", headers=EN).text
     assert "tiny.jpg" not in names(html) and len(names(html)) == 3
+
+
+def test_a_chosen_models_mistakes_narrowed_to_one_predicted_class(app, admin_client, animals):
+    test_dog = sorted(part_files(animals, "test", "dog"))
+    test_cat = sorted(part_files(animals, "test", "猫"))
+    model_with_mistakes(app, animals, [f"dog/{test_dog[0]}"], name="active")
+    other = model_with_mistakes(app, animals, [f"dog/{n}" for n in test_dog[:2]] + [f"猫/{test_cat[0]}"],
+                                name="older", activate=False)
+    url = f"/datasets/animals/classes/dog/?show=misclassified&seen={quote('猫')}&model={other}"
+    html = admin_client.get(url, headers=EN).text
+    assert names(html) == test_dog[:2]
+    assert "Misclassified by older (2)" in html and "Only the pictures taken for 猫." in html
+    assert f'<input type="hidden" name="model" value="{other}">' in html  # Apply and bulk keep the model
+    assert names(admin_client.get(url.replace(quote("猫"), "dog"), headers=EN).text) == []
+    assert names(admin_client.get("/datasets/animals/classes/dog/?show=misclassified", headers=EN).text) == test_dog[:1]

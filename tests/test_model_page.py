@@ -114,3 +114,22 @@ def test_one_epoch_sits_in_the_middle_and_a_missing_series_is_left_out():
     (x, _y, epoch, value), = one["series"][0]["dots"]
     assert x == one["best_x"] == (one["left"] + one["right"]) / 2 and (epoch, value) == (1, 0.8)
     assert chart("loss", [{"epoch": 1, "loss": None, "accuracy": None, "val_loss": None, "val_accuracy": None}]) is None
+
+
+def test_confusion_cells_off_the_diagonal_open_the_pictures_behind_them(app, admin_client):
+    from ml.dataset import read_split, split
+    from tests.imagegen import make_dataset
+    from tests.test_datasets_grid import model_with_mistakes
+
+    root = make_dataset(Path(app.config["DATA_DIR"]) / "animals", {"猫": 6, "dog": 6}, coloured=True)
+    split(root, test=0.5, seed=0)
+    classes, rows = read_split(root, "test")
+    wrong = sorted(rel for rel, label in rows if classes[label] == "dog")[:2]
+    model_id = model_with_mistakes(app, root, wrong, activate=False)
+    html = admin_client.get(f"/admin/models/{model_id}", headers=EN).text
+    table = html.split('<table class="confusion-table" data-kind="in_source">')[1].split("</table>")[0]
+    link = re.search(r'<a href="([^"]+)" aria-label="2 pictures of dog taken for 猫">2</a>', table).group(1)
+    assert link == f"/datasets/animals/classes/dog/?show=misclassified&amp;seen=%E7%8C%AB&amp;model={model_id}"
+    assert table.count("<a href") == 1  # only the non-zero cell off the diagonal opens pictures
+    grid = admin_client.get(link.replace("&amp;", "&"), headers=EN).text
+    assert re.findall(r'<img loading="lazy" alt="([^"]+)"', grid) == [rel.split("/")[1] for rel in wrong]

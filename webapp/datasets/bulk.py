@@ -21,7 +21,7 @@ MAX_BULK = 500
 
 def _back(name: str, cls: str):
     """The grid the form came from, with its filter, page size and page."""
-    params = {k: request.form.get(k) for k in ("show", "per", "page") if request.form.get(k)}
+    params = {k: request.form.get(k) for k in ("show", "seen", "model", "per", "page") if request.form.get(k)}
     return redirect(url_for("datasets.class_images", name=name, cls=cls, **params))
 
 

@@ -146,11 +146,17 @@ def dataset(name: str):
     return render_template("datasets/dataset.html", ds=ds, cards=cards, part_labels=PART_LABELS)
 
 
-def _active_model_path() -> str | None:
+def _mistakes_model(admin: bool):
+    """(model row, chosen) whose mistakes an administrator's grid shows: `?model=<id>`, else the active one."""
+    if not admin:
+        return None, False
+    from ..extensions import db
+    from ..models import ModelVersion
     from ..registry import active_model
 
-    row = active_model()
-    return row.path if row is not None else None
+    model_id = request.args.get("model", type=int)
+    row = db.session.get(ModelVersion, model_id) if model_id else None
+    return (row, True) if row is not None else (active_model(), False)
 
 
 def _choice(arg: str, allowed, default):
@@ -172,18 +178,21 @@ def class_images(name: str, cls: str):
     except DatasetError as exc:
         abort(404, description=exc.message)
     admin = is_admin()
-    facts = grid_facts(root, _active_model_path() if admin else None)
+    model, chosen = _mistakes_model(admin)
+    facts = grid_facts(root, model.path if model is not None else None)
     offered = offered_filters(facts, admin)
     show = _choice("show", offered, "all")
+    seen = request.args.get("seen", "") if show == "misclassified" else ""
     default_size = int(current_app.config.get("DATASET_PAGE_SIZE", DEFAULT_PAGE_SIZE))
     sizes = page_sizes(default_size)
     per_page = _choice("per", sizes, default_size)
     every = list_class_files(root, cls)
-    files = [rel for rel in every if facts.matches(rel, show)]
+    files = [rel for rel in every if facts.matches(rel, show) and (not seen or facts.wrong[rel].get("predicted") == seen)]
     pages = max(1, math.ceil(len(files) / per_page))
     page = page_number(pages)
     shown = files[(page - 1) * per_page : page * per_page]
-    query = {k: v for k, v in (("show", show), ("per", per_page)) if v not in ("all", default_size)}
+    query = {k: v for k, v in (("show", show), ("seen", seen), ("model", model.id if chosen else None),
+                               ("per", per_page)) if v not in ("all", "", None, default_size)}
     return render_template(
         "datasets/class.html",
         name=name,
@@ -202,6 +211,8 @@ def class_images(name: str, cls: str):
         query=query,
         flag_labels=FLAG_LABELS,
         part_labels=PART_LABELS,
+        seen=seen,
+        mistakes_of=model if chosen else None,
     )
 
 
