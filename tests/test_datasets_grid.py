@@ -108,6 +108,8 @@ def test_flagged_filter_shows_the_scan_suspects_with_their_reasons(client, anima
     assert html.count('<span class="badge badge-warn">near duplicate</span>') == 2
     assert html.count('<span class="badge badge-warn">small</span>') == 2
     assert '<span class="badge badge-warn">odd shape</span>' in html
+    detail = client.get("/datasets/animals/images/dog/banner.jpg", headers=EN).text
+    assert '<dd id="flags"><span class="badge badge-warn">odd shape</span> </dd>' in detail
     zh = client.get("/datasets/animals/classes/dog/?show=flagged", headers=ZH).text
     assert "odd shape" not in zh and "Flagged by the scan" not in zh
     assert "No image of this class matches the filter." in client.get(
@@ -141,6 +143,9 @@ def test_misclassified_filter_reads_the_active_models_report_for_admins_only(app
     assert names(html) == [test_dog[0]]
     assert "Misclassified by the active model (1)" in html
     assert '<span class="badge badge-err">seen as 猫</span>' in html
+    detail = admin_client.get(f"/datasets/animals/images/dog/{test_dog[0]}", headers=EN).text
+    assert re.search(r'<dd id="seen-as">m1: seen as 猫 \(\d+%\)</dd>', detail)
+    assert "seen as" not in client.get(f"/datasets/animals/images/dog/{test_dog[0]}", headers=EN).text
     public = client.get("/datasets/animals/classes/dog/?show=misclassified", headers=EN).text
     assert "Misclassified" not in public and "seen as" not in public
     assert len(names(public)) == 13  # not offered to visitors: the filter falls back to all images

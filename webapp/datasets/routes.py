@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 
-from ml.dataset import list_class_files, list_classes, read_metadata, read_split
+from ml.dataset import list_class_files, list_classes, read_metadata
 from ml.errors import DatasetError
 from ml.images import IMAGE_EXTENSIONS
 
@@ -107,18 +107,6 @@ def list_datasets() -> list[dict]:
         except DatasetError:
             continue  # hidden, a plain file, or a symlink leading elsewhere
     return out
-
-
-def split_part(root: Path, relpath: str) -> str | None:
-    """Which split list ("train", "val", "test") names `relpath`, if any."""
-    for part in ("train", "val", "test"):
-        try:
-            _classes, rows = read_split(root, part)
-        except DatasetError:
-            return None
-        if any(rel == relpath for rel, _label in rows):
-            return part
-    return None
 
 
 # ---------------------------------------------------------------- pages
@@ -233,11 +221,17 @@ def image(name: str, relpath: str):
     siblings = list_class_files(root, cls)
     index_in_class = siblings.index(relpath) if relpath in siblings else -1
     st = path.stat()
+    admin = is_admin()
+    model, _chosen = _mistakes_model(admin)
+    grid = grid_facts(root, model.path if model is not None else None)
     facts = {
         "bytes": st.st_size,
         "modified": datetime.fromtimestamp(st.st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "size": _pixel_size(path),
-        "part": split_part(root, relpath),
+        "part": grid.parts.get(relpath),
+        "flags": grid.flags.get(relpath, []),
+        "wrong": grid.wrong.get(relpath) if admin else None,
+        "model": model.name if model is not None else None,
     }
     return render_template(
         "datasets/image.html",
@@ -250,6 +244,8 @@ def image(name: str, relpath: str):
         position=index_in_class + 1,
         count=len(siblings),
         classes=[c for c in list_classes(root) if c != cls],
+        flag_labels=FLAG_LABELS,
+        part_labels=PART_LABELS,
     )
 
 
