@@ -57,6 +57,10 @@ def test_flags_come_from_the_scan_record(animals):
     assert flags["dog/tiny.jpg"] == ["small"]
     assert flags["dog/banner.jpg"] == ["odd_shape"]
     assert set(flags) == {"dog/copy.jpg", "dog/0002.jpg", "dog/tiny.jpg", "dog/banner.jpg"}
+    meta = read_metadata(animals)
+    assert meta["duplicates"] == {"exact": [], "near": [["dog/0002.jpg", "dog/copy.jpg"]]}  # recorded by the scan
+    del meta["duplicates"]  # a dataset.json from before the scan recorded its groups: recomputed from the hashes
+    assert flag_files(meta) == flags
 
 
 def test_dataset_page_shows_a_card_per_class_with_thumbnails(client, animals):

@@ -2,9 +2,11 @@
 
     flag_files(read_metadata(root))  →  {"dog/0003.jpg": ["near_duplicate", "small"], ...}
 
-The scan stores each usable file's size in pixels and its hashes in dataset.json; this module only
-reads them: exact duplicates (same sha256), near duplicates (perceptual hashes within the scan's
-bit limit), pictures too small to train on well, and odd shapes (panoramas, banners, strips).
+The scan stores each usable file's size in pixels, its hashes and the duplicate groups it found in
+dataset.json; this module only reads them: exact duplicates (same sha256), near duplicates
+(perceptual hashes within the scan's bit limit), pictures too small to train on well, and odd
+shapes (panoramas, banners, strips). A dataset.json written before the scan kept its groups has
+them recomputed from the stored hashes (all pairs; see docs/benchmarks.md, bench/dataset_flags.py).
 A file added or changed after the scan has no record and is not flagged until the next scan.
 """
 
@@ -29,13 +31,18 @@ def flag_files(metadata: dict[str, Any]) -> dict[str, list[str]]:
         return {}
     records = {rel: rec for rel, rec in files.items()
                if isinstance(rec, dict) and rec.get("sha256") and rec.get("phash")}
-    bits = (metadata.get("scan") or {}).get("near_duplicate_bits", NEAR_DUPLICATE_BITS)
-    exact, near = duplicate_groups(records, int(bits))
+    recorded = metadata.get("duplicates")
+    if isinstance(recorded, dict) and isinstance(recorded.get("exact"), list) and isinstance(recorded.get("near"), list):
+        exact, near = recorded["exact"], recorded["near"]
+    else:  # scanned before the scan recorded its groups: compare the stored hashes (all pairs)
+        bits = (metadata.get("scan") or {}).get("near_duplicate_bits", NEAR_DUPLICATE_BITS)
+        exact, near = duplicate_groups(records, int(bits))
     out: dict[str, list[str]] = {}
     for reason, groups in (("exact_duplicate", exact), ("near_duplicate", near)):
         for group in groups:
             for rel in group:
-                out.setdefault(rel, []).append(reason)
+                if rel in records:  # only files the scan recorded (dataset.json may be hand-edited)
+                    out.setdefault(rel, []).append(reason)
     for rel, rec in records.items():
         width, height = int(rec.get("width") or 0), int(rec.get("height") or 0)
         if not width or not height:

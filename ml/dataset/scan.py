@@ -198,6 +198,7 @@ def scan(
         base,
         classes=classes,
         files=files,
+        duplicates={"exact": exact, "near": near},
         scan={
             **result.summary(),
             "near_duplicate_bits": near_duplicate_bits,
