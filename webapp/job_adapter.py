@@ -46,12 +46,14 @@ class JobWorker(Worker):
 
     Each heartbeat keeps the job in RQ's StartedJobRegistry for JOB_HEARTBEAT_TTL seconds (plain RQ adds a
     minute to its 30 s monitoring interval), so a worker killed with its work horse is found by
-    `StartedJobRegistry.cleanup()` (AbandonedJobError) within JOB_HEARTBEAT_TTL.
+    `StartedJobRegistry.cleanup()` (AbandonedJobError) within JOB_HEARTBEAT_TTL. `flask worker` runs it;
+    plain RQ can too: `rq worker --worker-class webapp.job_adapter.JobWorker ...`.
     """
 
-    def __init__(self, *args: Any, app: Flask, **kwargs: Any):
-        self.monitoring_interval, self.alive_for = worker_heartbeat(app)
-        super().__init__(*args, job_monitoring_interval=self.monitoring_interval, **kwargs)
+    def __init__(self, *args: Any, app: Flask | None = None, **kwargs: Any):
+        self.monitoring_interval, self.alive_for = worker_heartbeat(app or job_app())
+        kwargs["job_monitoring_interval"] = self.monitoring_interval  # `rq worker` passes its own 30 s
+        super().__init__(*args, **kwargs)
 
     def get_heartbeat_ttl(self, job) -> int:
         """Seconds the job stays registered as running after this heartbeat."""
