@@ -28,7 +28,7 @@ def run(dataset: str, arch: str = DEFAULT_ARCH, mode: str = DEFAULT_MODE, pretra
         from ml.errors import DatasetError
         from ml.evaluate import evaluate
         from ml.export import export_onnx
-        from ml.train import TrainConfig, train
+        from ml.training import TrainConfig, train
 
         root = dataset_root(ctx.host.setting("DATA_DIR"), dataset)
         classes, _ = read_split(root, "train")
@@ -48,7 +48,7 @@ def run(dataset: str, arch: str = DEFAULT_ARCH, mode: str = DEFAULT_MODE, pretra
             export_onnx(result.model_path)
             metrics = dict(result.metrics)
             try:
-                if "per_class" not in metrics:  # ml.train usually scores the test part itself
+                if "per_class" not in metrics:  # ml.training usually scores the test part itself
                     metrics.update(evaluate(result.model_path, root, part="test", device=chosen.type,
                                             on_progress=ctx.on_progress, should_stop=ctx.should_stop))
             except DatasetError as exc:

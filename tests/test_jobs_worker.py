@@ -123,6 +123,7 @@ def test_train_then_evaluate_jobs_register_a_complete_model(app, admin_client):
         assert set(row.classes) == {"dog", "猫"} and row.metrics["per_class"] and row.dataset_fingerprint
     assert not list(Path(app.config["MODEL_DIR"]).glob(".partial-*"))
     assert not [p for p in path.parent.rglob("*") if p.name == "cache" or p.suffix == ".npy"]  # no run cache kept
+    assert [p for p in path.parent.rglob("*.pt")] == [path]  # the model file, no run checkpoint (best.pt, last.pt)
     page = admin_client.get("/admin/models").get_data(as_text=True)
     assert row.name in page and "confusion.png" in page
     picture = admin_client.get(f"/admin/models/{model_id}/confusion.png")
