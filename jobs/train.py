@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from ml.choices import DEFAULT_ARCH, DEFAULT_MODE
+from ml.places import partial_model_dir
 
 from .common import dataset_root
 from .runner import JobContext, run_job
@@ -33,7 +34,7 @@ def run(dataset: str, arch: str = DEFAULT_ARCH, mode: str = DEFAULT_MODE, pretra
         classes, _ = read_split(root, "train")
         models = Path(ctx.host.setting("MODEL_DIR"))
         models.mkdir(parents=True, exist_ok=True)
-        partial = models / f".partial-{ctx.job_id}"
+        partial = partial_model_dir(models, ctx.job_id)
         name = f"{dataset}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}-{ctx.job_id[:6]}"
         fields = {"arch": arch, "mode": mode, "pretrained": pretrained, "epochs": epochs, "lr": lr,
                   "batch_size": batch_size, "name": name, "device": device}
