@@ -131,7 +131,7 @@ def train_command(dataset, arch, pretrained, mode, epochs, lr, backbone_lr_facto
                   optimizer, schedule, label_smoothing, class_weights, warmup_epochs, patience, no_augment,
                   weights_file, display_names_file, name, out, resume_dir, export, device, no_amp) -> None:
     """Train a classifier on a split dataset and write a self-describing model file."""
-    from ml.train import TrainConfig, train
+    from ml.training import TrainConfig, train
 
     root = _dataset_path(dataset)
     out_dir = Path(out) if out else Path(current_app.config["MODEL_DIR"])
