@@ -1,6 +1,9 @@
 """Train a classifier on a split dataset (the original train.py, grown up).
 
     result = train("datasets/animals5", "instance/models", TrainConfig(arch="efficientnet_lite0"))
+
+The settings are declared once, torch-free, in `ml.operations.train.TrainConfig`; `resolve_config`
+adds what needs torch (input size, device).
     result.model_path   # a self-describing model file, written atomically
 
 Modes: `linear` (frozen backbone, head trained on cached features) and `finetune` (whole network,
@@ -23,99 +26,38 @@ import torch
 from torch import nn
 
 from .artifact import library_versions, now_iso, save_artifact
-from .choices import DEFAULT_ARCH, DEFAULT_MODE, MODES, PRETRAINED_CHOICES
+from .choices import MODES
 from .dataset.layout import read_metadata, read_split, require_dataset
 from .device import pick_device
 from .errors import DatasetError, MLError
 from .evaluate import compute_metrics, write_report
 from .models import build_model, get_arch
-from .openset import UNKNOWN_RATE, calibrated_probabilities, fit_open_set, fit_temperature
+from .openset import calibrated_probabilities, fit_open_set, fit_temperature
+from .operations.train import DEFAULT_EPOCHS, DEFAULT_LABEL_SMOOTHING, RESUMABLE_CHANGES, TrainConfig, run_folder
 from .progress import ProgressFn, StopFn, report
-from .settings import from_known_fields
 from .train_cache import cache_split, check_classes_on_disk
 from .train_loops import FineTune, LinearProbe
 from .train_top import PROBE_EPOCHS, LastStages
 
-DEFAULT_EPOCHS = {"linear": 30, "last_stages": 4, "finetune": 8}
-#: Label smoothing when none is given: last-stages fine-tuning was chosen with 0.1 (docs/model.md).
-DEFAULT_LABEL_SMOOTHING = {"last_stages": 0.1}
-#: Settings a resumed run may change; every other one must match the interrupted run.
-RESUMABLE_CHANGES = ("epochs", "resume", "patience", "name", "device", "amp")
 
+def resolve_config(config: TrainConfig) -> TrainConfig:
+    """A copy with defaults filled in (epochs, smoothing, probe epochs, image size, device), or MLError.
 
-@dataclass
-class TrainConfig:
-    """Every training setting, JSON-friendly: `TrainConfig(**json.loads(text))` round-trips."""
-
-    arch: str = DEFAULT_ARCH
-    pretrained: str = "imagenet"
-    mode: str = DEFAULT_MODE
-    epochs: int | None = None  # None: 30 for linear, 8 for finetune
-    lr: float = 1e-3  # the head's; the backbone gets lr × backbone_lr_factor
-    backbone_lr_factor: float = 0.1
-    batch_size: int = 32
-    seed: int = 0
-    image_size: int | None = None  # None: the architecture's own input size (224, lite1 240, lite2 260)
-    optimizer: str = "adamw"  # adam | adamw
-    weight_decay: float = 1e-4
-    label_smoothing: float | None = None  # None: 0.1 for last_stages, else 0
-    schedule: str = "cosine"  # cosine | step | constant
-    step_epochs: int = 0  # step schedule: epochs between ×gamma drops (0: a third of the run)
-    gamma: float = 0.1
-    class_weights: str = "none"  # none | balanced
-    augment: bool = True
-    warmup_epochs: int = 0  # finetune: epochs with the backbone frozen first
-    probe_epochs: int | None = None  # finetune: fit the head on frozen features first (None: 20 if pretrained)
-    patience: int = 0  # stop after this many epochs without validation gain (0: never)
-    val_fraction: float = 0.1  # held out from train when the dataset has no val split
-    weights_file: str | None = None  # local ImageNet weights instead of download/cache
-    display_names: dict[str, list[str]] | None = None
-    name: str | None = None  # model file stem; default "<arch>-<mode>-<time>"
-    resume: bool = False
-    open_set: bool = True  # fit the "none of my classes" check and the temperature on validation pictures
-    unknown_rate: float = UNKNOWN_RATE  # share of known validation pictures the check may call unknown
-    device: str = "auto"  # auto | cpu | cuda | mps; auto: CUDA, then MPS, then the CPU
-    amp: bool = True  # mixed precision (bfloat16/float16 autocast) when the device is CUDA
-
-    def resolved(self) -> TrainConfig:
-        """A copy with defaults filled in (image size, device), or MLError naming the bad setting.
-
-        Codes: bad_config, unknown_arch, device_unavailable (cuda or mps asked for, none here).
-        """
-        cfg = replace(self, epochs=self.epochs if self.epochs is not None else DEFAULT_EPOCHS.get(self.mode, 10))
-        if cfg.label_smoothing is None:
-            cfg = replace(cfg, label_smoothing=DEFAULT_LABEL_SMOOTHING.get(cfg.mode, 0.0))
-        if cfg.probe_epochs is None:
-            probe = {"finetune": 20, "last_stages": PROBE_EPOCHS}.get(cfg.mode, 0)
-            cfg = replace(cfg, probe_epochs=probe if cfg.pretrained == "imagenet" else 0)
-        if cfg.image_size is None:
-            cfg = replace(cfg, image_size=get_arch(cfg.arch).input_size)
-        get_arch(cfg.arch)
-        cfg = replace(cfg, device=pick_device(cfg.device, cfg.amp).type)
-        checks = [
-            (cfg.mode in MODES, f"mode must be one of {MODES}"),
-            (cfg.pretrained in PRETRAINED_CHOICES, f"pretrained must be one of {PRETRAINED_CHOICES}"),
-            (cfg.optimizer in ("adam", "adamw"), "optimizer must be adam or adamw"),
-            (cfg.schedule in ("cosine", "step", "constant"), "schedule must be cosine, step or constant"),
-            (cfg.class_weights in ("none", "balanced"), "class_weights must be none or balanced"),
-            (cfg.epochs >= 1, "epochs must be at least 1"),
-            (cfg.lr > 0, "lr must be positive"),
-            (cfg.batch_size >= 1, "batch_size must be at least 1"),
-            (32 <= cfg.image_size <= 1024, "image_size must be between 32 and 1024"),
-            (0 <= cfg.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
-            (0 <= cfg.val_fraction < 0.5, "val_fraction must be in [0, 0.5)"),
-            (0 < cfg.unknown_rate < 0.5, "unknown_rate must be in (0, 0.5)"),
-            (min(cfg.warmup_epochs, cfg.patience, cfg.probe_epochs) >= 0, "warmup, probe and patience epochs must be >= 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise MLError(f"Bad training setting: {message}.", code="bad_config")
-        return cfg
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build from a dict, refusing unknown keys with a clear message."""
-        return from_known_fields(cls, data, what="training setting(s)")
+    The torch-free checks are `TrainConfig.validate()` (ml.operations.train); this adds what needs
+    torch: the architecture's input size and the device. Codes: bad_config, unknown_arch,
+    device_unavailable (cuda or mps asked for, none here).
+    """
+    cfg = config.validate()
+    cfg = replace(cfg, epochs=cfg.epochs if cfg.epochs is not None else DEFAULT_EPOCHS.get(cfg.mode, 10))
+    if cfg.label_smoothing is None:
+        cfg = replace(cfg, label_smoothing=DEFAULT_LABEL_SMOOTHING.get(cfg.mode, 0.0))
+    if cfg.probe_epochs is None:
+        probe = {"finetune": 20, "last_stages": PROBE_EPOCHS}.get(cfg.mode, 0)
+        cfg = replace(cfg, probe_epochs=probe if cfg.pretrained == "imagenet" else 0)
+    if cfg.image_size is None:
+        cfg = replace(cfg, image_size=get_arch(cfg.arch).input_size)
+    get_arch(cfg.arch)
+    return replace(cfg, device=pick_device(cfg.device, cfg.amp).type).validate()
 
 
 @dataclass
@@ -224,7 +166,7 @@ def train(
     """Train, keep the best epoch by validation accuracy, score it on test, write the model file."""
     from .train_run import Run
 
-    cfg = (config or TrainConfig()).resolved()
+    cfg = resolve_config(config or TrainConfig())
     root = require_dataset(dataset_root)
     classes, train_rows = read_split(root, "train")
     _, val_rows = read_split(root, "val")
@@ -236,9 +178,9 @@ def train(
                 raise MLError(f"display_names[{lang!r}] must give one name for each of the {len(classes)} classes.", code="bad_config")
     if not val_rows and cfg.val_fraction > 0:
         train_rows, val_rows = holdout(train_rows, cfg.val_fraction, cfg.seed)
-    name = cfg.name or f"{cfg.arch}-{cfg.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = cfg.run_name()
     out_dir = Path(out_dir)
-    run_dir = Path(run_dir) if run_dir else out_dir / "runs" / name
+    run_dir = Path(run_dir) if run_dir else run_folder(out_dir, name)
     if cfg.resume and not (run_dir / "last.pt").exists():
         raise MLError(f"Nothing to resume: {run_dir / 'last.pt'} does not exist.", code="nothing_to_resume")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -310,4 +252,5 @@ def train(
     return result
 
 
-__all__ = ["MODES", "TrainConfig", "TrainResult", "holdout", "seed_everything", "train"]
+__all__ = ["DEFAULT_EPOCHS", "DEFAULT_LABEL_SMOOTHING", "MODES", "RESUMABLE_CHANGES", "TrainConfig", "TrainResult",
+           "holdout", "resolve_config", "seed_everything", "train"]
