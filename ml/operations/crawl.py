@@ -31,7 +31,8 @@ class CrawlRequest(Config):
 
     what = "crawl setting"
 
-    keywords: list[str] = setting(default_factory=list, web=True, label=N_("Keywords (comma separated)"), cli=False,
+    keywords: list[str] = setting(default_factory=list, web=True, required=True, cli=False,
+                                  label=N_("Keywords (comma separated)"),
                                   help="Search keywords (several: 猫, cat, 家猫).")
     class_name: str | None = setting(None, web=True, label=N_("Class name"), hint=N_("the first keyword"),
                                      help="Class folder name (default: the first keyword).")

@@ -32,7 +32,7 @@ def N_(message: str) -> str:
 def setting(default: Any = dataclasses.MISSING, *, help: str, label: str | None = None, hint: str | None = None,
             choices: tuple | None = None, low: float | None = None, high: float | None = None,
             above: float | None = None, below: float | None = None, web: bool = False, cli: bool = True,
-            flag: str | None = None, default_factory: Any = dataclasses.MISSING) -> Any:
+            flag: str | None = None, required: bool = False, default_factory: Any = dataclasses.MISSING) -> Any:
     """A dataclass field described for the adapters.
 
     `help`: one line for `--help` and the docs. `label`/`hint`: the admin form's label and
@@ -40,9 +40,11 @@ def setting(default: Any = dataclasses.MISSING, *, help: str, label: str | None 
     `above`/`below`: exclusive ones. `web`: the admin form and the API may set it (a setting that
     names a server path or a file stays off the web). `cli`: the CLI offers it as an option.
     `flag`: for a bool that defaults to True, the CLI's switch that turns it off ("--no-augment").
+    `required`: the form may not be sent without it (its default, such as no keywords, is refused).
     """
     metadata = {"help": help, "label": label, "hint": hint, "choices": tuple(choices) if choices else None,
-                "low": low, "high": high, "above": above, "below": below, "web": web, "cli": cli, "flag": flag}
+                "low": low, "high": high, "above": above, "below": below, "web": web, "cli": cli, "flag": flag,
+                "required": required}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -62,7 +64,7 @@ class Setting:
     def choices(self) -> tuple | None:
         return self.meta["choices"]
 
-    def __getattr__(self, key: str) -> Any:  # help, label, hint, low, high, above, below, web, cli, flag
+    def __getattr__(self, key: str) -> Any:  # help, label, hint, low, high, above, below, web, cli, flag, required
         try:
             return self.meta[key]
         except KeyError:

@@ -39,7 +39,7 @@ def _shown(value: Any) -> str:
 
 def form_field(spec: Setting) -> FormField:
     """The form input for one declared setting."""
-    attrs: dict[str, Any] = {}
+    attrs: dict[str, Any] = {"required": "required"} if spec.required else {}
     if spec.choices or spec.kind is bool:
         choices = tuple(str(c) for c in spec.choices) if spec.choices else ("true", "false")
         return FormField(spec.name, spec.label or spec.name, "select", "", _shown(spec.default), choices, spec.hint,
