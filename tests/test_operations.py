@@ -91,6 +91,21 @@ def test_api_validation_fills_in_the_declared_defaults(app):
         assert clean == {"dataset": "pets", "keywords": ["猫", "cat"], "class_name": "猫", "count": 60}
 
 
+def test_the_api_document_is_the_declaration(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    for kind, spec in tasks.KINDS.items():
+        params = schemas[f"{kind.capitalize()}JobParams"]
+        declared = spec.config.web_settings()
+        assert set(params["properties"]) == {*spec.targets, *(s.name for s in declared)}  # (JSON keys come sorted)
+        for s in declared:
+            prop = params["properties"][s.name]
+            assert prop["default"] == s.default and prop["description"] == s.help, s.name
+            if s.choices:
+                assert prop["enum"] == [*s.choices, *([None] if s.optional else [])]
+    assert schemas["TrainJobParams"]["properties"]["arch"]["enum"] == list(ARCH_NAMES)
+    assert schemas["CrawlJobParams"]["required"] == ["dataset", "keywords"]
+
+
 def _form_controls(page: str, form_id: str) -> dict[str, str]:
     """id → the tag of every input/select of one form (with its options for a select)."""
     start = page.index(f'id="form-{form_id}"')

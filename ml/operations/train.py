@@ -67,8 +67,8 @@ class TrainConfig(Config):
                                  help="balanced: weigh the loss against the classes' picture counts.")
     augment: bool = setting(True, flag="--no-augment", help="Train without random crops, flips and colour jitter.")
     warmup_epochs: int = setting(0, low=0, help="finetune: epochs with the backbone frozen first.")
-    probe_epochs: int | None = setting(None, low=0, help="finetune/last_stages: fit the head on frozen features first "
-                                                         "(default 20 for finetune when pretrained).")
+    probe_epochs: int | None = setting(None, low=0, help="Fit the head on frozen features first; default with "
+                                                         "ImageNet weights 30 (last_stages), 20 (finetune), else 0.")
     patience: int = setting(0, low=0, web=True, label=N_("Patience"), hint=N_("0: never stop early"),
                             help="Stop after this many epochs without validation gain (0: never).")
     val_fraction: float = setting(0.1, low=0, below=0.5, help="Held out from train when the dataset has no val split.")
