@@ -1,10 +1,10 @@
 """Train a classifier on a split dataset (the original train.py, grown up).
 
     result = train("datasets/animals5", "instance/models", TrainConfig(arch="efficientnet_lite0"))
+    result.model_path   # a self-describing model file, written atomically
 
 The settings are declared once, torch-free, in `ml.operations.train.TrainConfig`; `resolve_config`
 adds what needs torch (input size, device).
-    result.model_path   # a self-describing model file, written atomically
 
 Modes: `linear` (frozen backbone, head trained on cached features) and `finetune` (whole network,
 backbone at `backbone_lr_factor` × the head's learning rate, optional frozen warm-up). Runs are

@@ -48,7 +48,7 @@ class TrainConfig(Config):
                                  help="Passes over the training pictures; default 4 (last_stages), 30 (linear), 8 (finetune).")
     lr: float = setting(1e-3, low=1e-6, high=1.0, web=True, label=N_("Learning rate"),
                         help="Learning rate of the head; the backbone gets lr × backbone_lr_factor.")
-    backbone_lr_factor: float = setting(0.1, above=0, high=1.0, help="Backbone learning rate = lr × this (finetune).")
+    backbone_lr_factor: float = setting(0.1, low=0, help="Backbone learning rate = lr × this (finetune).")
     batch_size: int = setting(32, low=1, high=1024, web=True, label=N_("Batch size"), help="Pictures per step.")
     seed: int = setting(0, low=0, high=2**31 - 1, web=True, label=N_("Seed"),
                         help="Same seed, same settings, same model.")
