@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ml.operations import TrainConfig
+from ml.places import partial_model_dir
 
 from .common import dataset_root
 from .runner import JobContext, run_job
@@ -28,13 +29,13 @@ def run(dataset: str, config: dict | None = None) -> dict:
         from ml.errors import DatasetError
         from ml.evaluate import evaluate
         from ml.export import export_onnx
-        from ml.train import train
+        from ml.training import train
 
         root = dataset_root(ctx.host.setting("DATA_DIR"), dataset)
         classes, _ = read_split(root, "train")
         models = Path(ctx.host.setting("MODEL_DIR"))
         models.mkdir(parents=True, exist_ok=True)
-        partial = models / f".partial-{ctx.job_id}"
+        partial = partial_model_dir(models, ctx.job_id)
         name = f"{dataset}-{settings.arch}-{time.strftime('%Y%m%d-%H%M%S')}-{ctx.job_id[:6]}"
         chosen = pick_device(settings.device, settings.amp)
         ctx.log(f"device: {chosen.label}")
@@ -45,7 +46,7 @@ def run(dataset: str, config: dict | None = None) -> dict:
             export_onnx(result.model_path)
             metrics = dict(result.metrics)
             try:
-                if "per_class" not in metrics:  # ml.train usually scores the test part itself
+                if "per_class" not in metrics:  # ml.training usually scores the test part itself
                     metrics.update(evaluate(result.model_path, root, part="test", device=chosen.type,
                                             on_progress=ctx.on_progress, should_stop=ctx.should_stop))
             except DatasetError as exc:

@@ -13,7 +13,7 @@ from ml.artifact import load_artifact
 from ml.device import CPU, pick_device
 from ml.errors import MLError
 from ml.evaluate import evaluate
-from ml.train import TrainConfig, resolve_config
+from ml.training import TrainConfig, resolve_config
 from tests.modelgen import one_torch_thread, split_dataset, train_tiny
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,13 +112,13 @@ def test_onnx_backend_runs_only_on_the_cpu(trained):
 
 def test_the_mixed_precision_path_trains_both_modes(monkeypatch, tmp_path):
     """No GPU here: the same autocast code runs on the CPU in bfloat16, as it would on CUDA."""
-    import ml.train
+    import ml.training.run
     from ml.device import Device
 
     bf16 = Device("cpu", "bfloat16 autocast on the CPU", "bfloat16")
     with bf16.autocast():
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
-    monkeypatch.setattr(ml.train, "pick_device", lambda device, amp=True: bf16)
+    monkeypatch.setattr(ml.training.run, "pick_device", lambda device, amp=True: bf16)
     root = split_dataset(tmp_path / "animals")
     with one_torch_thread():
         linear = train_tiny(root, tmp_path / "models", name="bf16-linear")

@@ -74,6 +74,18 @@ def test_failed_job_keeps_its_traceback_and_can_be_retried(japp):
     assert job_row(japp, again_id)["status"] == "finished"
 
 
+def test_the_worker_heartbeats_a_running_job_three_times_per_ttl(japp):
+    """RQ's own heartbeat, tuned: a job without one for JOB_HEARTBEAT_TTL leaves the StartedJobRegistry."""
+    from webapp.job_adapter import JobWorker
+    from webapp.redis_conn import all_queues
+
+    with japp.app_context():
+        worker = JobWorker(all_queues(), connection=get_redis(), serializer=JSONSerializer,
+                           job_monitoring_interval=30)  # what `rq worker --worker-class ...` passes
+        assert japp.config["JOB_HEARTBEAT_TTL"] == 3
+        assert worker.job_monitoring_interval == 1 and worker.get_heartbeat_ttl(None) == 3
+
+
 def test_cancel_queued_job_never_runs(japp):
     _dataset(japp)
     with japp.app_context():

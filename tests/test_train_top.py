@@ -9,7 +9,7 @@ from ml.artifact import load_artifact
 from ml.errors import Cancelled, MLError
 from ml.models import build_model, split_backbone
 from ml.predict import Predictor
-from ml.train import TrainConfig, resolve_config, train
+from ml.training import TrainConfig, resolve_config, train
 from tests.modelgen import one_torch_thread, split_dataset, tiny_config, train_tiny
 
 

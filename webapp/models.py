@@ -85,17 +85,33 @@ class Job(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    #: A running job's live state from RQ's job.meta ({"stage", "progress", "log"}), set by
+    #: `webapp.tasks.reconcile`; never stored (the row gets stage, progress and log once, at the end).
+    live = None
+
     @property
     def active(self) -> bool:
         return self.status in ("queued", "running")
 
+    @property
+    def current_stage(self) -> str | None:
+        """The stage shown: live while the job runs, the last one reached once it ended."""
+        return self.live["stage"] if self.live and self.active else self.stage
+
+    @property
+    def current_progress(self) -> float:
+        """The fraction done shown: live while the job runs, the last one reached once it ended."""
+        return (self.live["progress"] if self.live and self.active else self.progress) or 0.0
+
     def log_tail(self, lines: int = 20) -> list[str]:
+        if self.live and self.active and self.live["log"]:
+            return self.live["log"][-lines:]
         return (self.log or "").splitlines()[-lines:]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "kind": self.kind, "queue": self.queue, "params": self.params, "status": self.status,
-            "stage": self.stage, "progress": round(self.progress or 0.0, 4), "result": self.result,
+            "stage": self.current_stage, "progress": round(self.current_progress, 4), "result": self.result,
             "error": self.error and {"code": self.error_code or "job_failed", "message": self.error},
             "traceback": self.traceback, "log": self.log_tail(), "retry_of": self.retry_of,
             "created_by": self.created_by.username if self.created_by else None,

@@ -5,10 +5,10 @@ The web process never imports `jobs` (nor torch): RQ imports "jobs.train.run" in
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from rq.worker import Worker
 
 from ml.errors import MLError
 from ml.operations import Config, CrawlRequest, EvaluateConfig, SplitConfig, TrainConfig, clean_name
+from ml.places import partial_model_dir
 
 from .errors import Conflict, InvalidParams, NotFound
 from .extensions import db
@@ -143,7 +144,7 @@ def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str 
 
 
 def get_job(job_id: str) -> Job:
-    """The job row, reconciled with Redis; NotFound when there is none."""
+    """The job row, reconciled with Redis and showing its live progress; NotFound when there is none."""
     row = db.session.get(Job, job_id)
     if row is None:
         raise NotFound(f"There is no job {job_id!r}.")
@@ -155,11 +156,6 @@ def get_job(job_id: str) -> Job:
 def cancel_key(job_id: str) -> str:
     """The Redis key a running job polls to learn it should stop."""
     return f"{current_app.config['QUEUE_PREFIX']}animals:cancel:{job_id}"
-
-
-def alive_key(job_id: str) -> str:
-    """The Redis key a running job keeps refreshing while its worker lives."""
-    return f"{current_app.config['QUEUE_PREFIX']}animals:alive:{job_id}"
 
 
 def cancel(job_id: str) -> Job:
@@ -194,19 +190,56 @@ def _fail(row: Job, code: str, message: str, tb: str | None = None) -> None:
         row.traceback = tb
 
 
-def reconcile(rows: list[Job] | None = None) -> int:
-    """Mark jobs whose worker died (or whose RQ job failed or vanished) as failed; return how many changed.
+#: What RQ writes when a job's worker died: StartedJobRegistry.cleanup found its heartbeats stopped
+#: (the worker and its work horse were killed), or the worker saw its work horse die.
+WORKER_DEATH = ("AbandonedJobError", "Work-horse terminated unexpectedly")
+WORKER_LOST = ("The worker running this job stopped (killed or crashed) before it finished. Nothing it was "
+               "writing was activated; use Retry to run it again.")
 
-    A running job refreshes `alive_key` every few seconds from its worker; when the key has
-    expired the worker was killed (kill -9, OOM, machine lost) and the row would otherwise
-    say "running" forever.
+
+def worker_heartbeat(app=None) -> tuple[int, int]:
+    """(seconds between a worker's heartbeats of a running job, seconds a job counts as alive after one).
+
+    The worker (`webapp.job_adapter.JobWorker`) heartbeats three times per JOB_HEARTBEAT_TTL, and each beat
+    keeps the job in RQ's StartedJobRegistry for JOB_HEARTBEAT_TTL (RQ's own default is a minute longer).
+    """
+    ttl = max(int((app or current_app).config["JOB_HEARTBEAT_TTL"]), 2)
+    return max(ttl // 3, 1), ttl
+
+
+def _live(rq_job: RQJob | None) -> dict[str, Any] | None:
+    """A running job's progress, stage and log tail from its job.meta (written by `jobs.runner`)."""
+    if rq_job is None:
+        return None
+    meta = rq_job.meta or {}
+    progress = meta.get("progress") or {}
+    return {"stage": progress.get("stage"), "progress": float(progress.get("fraction") or 0.0),
+            "log": list(meta.get("log") or [])}
+
+
+def _remove_partial_model(row: Job) -> None:
+    """Delete the half-written model folder a killed training left (`jobs.train` writes under it)."""
+    if row.kind == "train":
+        shutil.rmtree(partial_model_dir(current_app.config["MODEL_DIR"], row.id), ignore_errors=True)
+
+
+def reconcile(rows: list[Job] | None = None) -> int:
+    """Bring active job rows up to date with RQ; return how many ended; show the others' live progress.
+
+    A row whose RQ job failed, was stopped or vanished gets its outcome. A killed worker (kill -9, OOM,
+    machine lost) is RQ's to notice: its heartbeats stop, so its StartedJobRegistry entry expires and
+    `cleanup()` moves the job to the FailedJobRegistry with AbandonedJobError; the row then says
+    `worker_lost` and the half-written model folder is removed. Rows still running get `row.live` from
+    their job.meta (never written to the database).
     """
     if rows is None:
         rows = list(db.session.execute(db.select(Job).where(Job.status.in_(("queued", "running")))).scalars())
     if not rows:
         return 0
     conn = get_redis()
-    ttl = current_app.config["JOB_HEARTBEAT_TTL"]
+    if any(row.status == "running" for row in rows):
+        for queue in all_queues():
+            queue.started_job_registry.cleanup()
     changed = 0
     for row in rows:
         try:
@@ -217,21 +250,22 @@ def reconcile(rows: list[Job] | None = None) -> int:
         if status == JobStatus.FAILED:
             result = rq_job.latest_result()
             tb = getattr(result, "exc_string", None)
-            last = (tb or "").strip().splitlines()[-1:] or ["the worker reported a failure"]
-            _fail(row, row.error_code or "job_failed", row.error or f"The job failed: {last[0]}", tb)
+            live = _live(rq_job)
+            row.stage, row.progress = row.stage or live["stage"], row.progress or live["progress"]
+            if not row.log and live["log"]:
+                row.log = "\n".join(live["log"]) + "\n"
+            if not row.error_code and any(mark in (tb or "") for mark in WORKER_DEATH):
+                _fail(row, "worker_lost", WORKER_LOST, tb)
+                _remove_partial_model(row)
+            else:
+                last = (tb or "").strip().splitlines()[-1:] or ["the worker reported a failure"]
+                _fail(row, row.error_code or "job_failed", row.error or f"The job failed: {last[0]}", tb)
         elif status in (JobStatus.STOPPED, JobStatus.CANCELED):
             row.status, row.finished_at = "cancelled", utcnow()
-        elif row.status == "running" and not conn.exists(alive_key(row.id)):
-            started = row.started_at
-            if started is not None and started.tzinfo is None:
-
-                started = started.replace(tzinfo=UTC)
-            if started is None or utcnow() - started > timedelta(seconds=ttl):
-                _fail(row, "worker_lost", "The worker running this job stopped (killed or crashed) before it "
-                      "finished. Nothing it was writing was activated; use Retry to run it again.")
-        elif row.status == "queued" and rq_job is None:
+        elif rq_job is None:
             _fail(row, "job_lost", "The job disappeared from the queue (Redis was emptied or restarted).")
         else:
+            row.live = _live(rq_job)
             continue
         changed += 1
     db.session.commit()
@@ -251,7 +285,8 @@ def queue_status() -> dict[str, Any]:
 
 
 def recent_jobs(limit: int = 50, *, reconciled: bool = True) -> list[Job]:
-    """The newest jobs first, reconciled with Redis (or as the database last saw them: `reconciled=False`)."""
+    """The newest jobs first, reconciled with Redis with live progress (or as the database last saw them: `reconciled=False`)."""
+    rows = list(db.session.execute(db.select(Job).order_by(Job.created_at.desc()).limit(limit)).scalars())
     if reconciled:
-        reconcile()
-    return list(db.session.execute(db.select(Job).order_by(Job.created_at.desc()).limit(limit)).scalars())
+        reconcile()  # every active job, not only the ones shown; `rows` are the same objects (one session)
+    return rows

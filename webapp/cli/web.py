@@ -29,9 +29,9 @@ def create_admin(username: str, password: str) -> None:
 @with_appcontext
 def worker(burst: bool, queues: str, name: str | None) -> None:
     """Run one RQ worker on this installation's Redis (same as `rq worker` with our serializer and queues)."""
-    from rq import Worker
     from rq.serializers import JSONSerializer
 
+    from ..job_adapter import JobWorker
     from ..redis_conn import QUEUE_NAMES, RedisUnavailable, get_queue, get_redis, ping
     from ..schema import DatabaseNotMigrated, prepare_schema
 
@@ -50,7 +50,8 @@ def worker(burst: bool, queues: str, name: str | None) -> None:
     from ..logmask import mask_url
 
     click.echo(f"worker listening on {', '.join(wanted)} at {mask_url(current_app.config['REDIS_URL'])}", err=True)
-    w = Worker([get_queue(q) for q in wanted], connection=get_redis(), serializer=JSONSerializer, name=name)
+    w = JobWorker([get_queue(q) for q in wanted], connection=get_redis(), serializer=JSONSerializer, name=name,
+                  app=current_app._get_current_object())
     w.work(burst=burst, with_scheduler=False)
 
 
