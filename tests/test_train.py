@@ -240,7 +240,7 @@ def test_importing_the_training_package_loads_no_torch():
     import sys
 
     code = ("import sys, ml.training; assert 'torch' not in sys.modules, 'torch loaded'; "
-            "assert sorted(ml.training.__all__) == ['TrainConfig', 'TrainResult', 'train']; "
+            "assert sorted(ml.training.__all__) == ['TrainConfig', 'TrainResult', 'resolve_config', 'train']; "
             "ml.training.train; assert 'torch' in sys.modules")
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
