@@ -102,6 +102,18 @@ class WebJobHost:
         for key, value in fields.items():
             setattr(row, key, value)
         db.session.commit()
+        if status in ENDED:
+            self._move_on_builds()
+
+    def _move_on_builds(self) -> None:
+        """Start the next step of the guided build this job belongs to (if any); never fails the job itself."""
+        from .builds import job_ended
+
+        try:
+            job_ended(self.job_id)
+        except Exception:  # the timeline's next look moves the build on instead
+            db.session.rollback()
+            self.app.logger.exception("Could not move on the build of job %s", self.job_id)
 
     def discard(self) -> None:
         """Roll back whatever the failed job left in the session."""

@@ -196,3 +196,31 @@ class Correction(db.Model):
                 "chosen": self.chosen_label, "status": self.status, "created_at": iso(self.created_at),
                 "dataset_path": self.dataset_path, "decided_at": iso(self.decided_at),
                 "decided_by": self.decided_by.username if self.decided_by else None}
+
+
+class Build(db.Model):
+    """A guided build (`ml.operations.build`): its declaration and the state of each step, jobs included.
+
+    `steps` is a list of {"name", "status", "jobs": [job ids], "counts", "started_at", "finished_at", "error"}
+    in `ml.operations.build.STEPS` order; a step's status is pending, running, waiting, finished,
+    failed, cancelled or skipped. `webapp.builds.advance` moves it on.
+    """
+
+    __tablename__ = "builds"
+    STATUSES = ("running", "waiting", "finished", "failed", "cancelled")
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    request: Mapped[dict] = mapped_column(JSON, default=dict)
+    steps: Mapped[list] = mapped_column(JSON, default=list)
+    model_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by: Mapped[User | None] = relationship()
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("running", "waiting")

@@ -122,10 +122,21 @@ def _kind(kind: str) -> JobKind:
 
 
 def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str | None = None,
-            depends_on: str | None = None) -> Job:
-    """Validate `params`, write the job row, enqueue the job function by name (after `depends_on`); return the row."""
+            depends_on: str | None = None, server_settings: dict | None = None) -> Job:
+    """Validate `params`, write the job row, enqueue the job function by name (after `depends_on`); return the row.
+
+    `server_settings` are settings the server itself sets that no form may (a build's display names):
+    checked by the same declaration, without the web restriction, and kept with the params.
+    """
     spec = _kind(kind)
     clean = spec.validate(dict(params or {}))
+    if server_settings:
+        try:
+            spec.config.from_dict({**{k: v for k, v in clean.items() if k not in spec.targets},
+                                   **server_settings}).validate()
+        except MLError as exc:
+            raise InvalidParams(exc.message) from None
+        clean = {**clean, **server_settings}
     queue = get_queue(spec.queue)
     row = Job(id=uuid.uuid4().hex, kind=kind, queue=queue.name, params=clean, status="queued",
               created_by_id=getattr(user, "id", None), retry_of=retry_of, log="")
@@ -181,7 +192,11 @@ def retry(job_id: str, user: User | None = None) -> Job:
     row = get_job(job_id)
     if row.status not in ("failed", "cancelled"):
         raise Conflict(f"The job is {row.status}; only failed or cancelled jobs can be retried.")
-    return enqueue(row.kind, row.params, user, retry_of=row.id)
+    spec = _kind(row.kind)
+    web = {s.name for s in spec.config.web_settings()} | set(spec.targets)
+    server = {k: v for k, v in row.params.items() if k not in web}
+    return enqueue(row.kind, {k: v for k, v in row.params.items() if k in web}, user, retry_of=row.id,
+                   server_settings=server or None)
 
 
 def _fail(row: Job, code: str, message: str, tb: str | None = None) -> None:

@@ -7,12 +7,14 @@
 | train | `train.TrainConfig`, `train.run_folder` | `ml.training.train` |
 | evaluate | `evaluate.EvaluateConfig`, `evaluate.report_files` | `ml.evaluate.evaluate` |
 | export | `export.ExportConfig`, `export.onnx_paths` | `ml.export.export_onnx` |
+| build | `build.BuildRequest` (classes, pictures per class, recipe), `build.STEPS` | `webapp.builds` (the other jobs in turn) |
 
 The CLI (`webapp.cli.options`), the admin forms, the API (`webapp.tasks`) and the jobs (`jobs.*`)
 are adapters over these. `names.check_name` is the one rule for dataset and class names.
 Nothing here imports torch (an import-linter contract says so).
 """
 
+from .build import BuildRequest
 from .crawl import CrawlRequest
 from .evaluate import EvaluateConfig
 from .export import ExportConfig
@@ -25,5 +27,5 @@ from .train import TrainConfig
 CONFIGS: dict[str, type[Config]] = {"crawl": CrawlRequest, "split": SplitConfig, "train": TrainConfig,
                                     "evaluate": EvaluateConfig, "export": ExportConfig}
 
-__all__ = ["CONFIGS", "BadName", "Config", "CrawlRequest", "EvaluateConfig", "ExportConfig", "Setting", "SplitConfig",
+__all__ = ["CONFIGS", "BadName", "BuildRequest", "Config", "CrawlRequest", "EvaluateConfig", "ExportConfig", "Setting", "SplitConfig",
            "TrainConfig", "check_name", "clean_name"]

@@ -138,6 +138,36 @@ def retry_job(job_id: str):
     return jsonify(job=tasks.retry(job_id, current_user).as_dict()), 202
 
 
+@bp.post("/builds")
+@admin_required
+def start_build():
+    """Start a guided build: `{"dataset", "classes": [{"name", "keywords", "display"}], "per_class", "skip_review", "recipe"}`."""
+    from .. import builds
+
+    row = builds.create_build(_body(), current_user)
+    return jsonify(build=builds.build_view(row)), 202
+
+
+@bp.get("/builds/<int:build_id>")
+@admin_required
+def build(build_id: int):
+    """One build: its status and each step's state, progress, counts, elapsed time and estimate."""
+    from .. import builds
+
+    return jsonify(build=builds.build_view(builds.get_build(build_id)))
+
+
+@bp.post("/builds/<int:build_id>/<any(cancel, retry, continue, activate):action>")
+@admin_required
+def build_action(build_id: int, action: str):
+    """Cancel the build, retry its failed step, continue after the review, or activate its model."""
+    from .. import builds
+
+    act = {"cancel": builds.cancel, "retry": builds.retry, "continue": builds.continue_after_review,
+           "activate": builds.confirm_activation}[action]
+    return jsonify(build=builds.build_view(act(build_id)))
+
+
 @bp.get("/queues")
 @admin_required
 def queues():

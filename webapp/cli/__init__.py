@@ -7,6 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Attach every command group to `app.cli`."""
+    from .build import build_command
     from .crawl import crawl_command
     from .dataset import dataset_cli
     from .model import model_commands
@@ -15,5 +16,6 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(dataset_cli)
     app.cli.add_command(crawl_command)
+    app.cli.add_command(build_command)
     for command in (create_admin, worker, reconcile_jobs, register_model_cmd, *model_commands, shrink_model_command, model_card_command):
         app.cli.add_command(command)

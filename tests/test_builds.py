@@ -1,0 +1,205 @@
+"""The guided builder: one declaration, a pipeline of the existing jobs, run by a real RQ worker.
+
+Against the fake Baidu (tests/fakebaidu.py) over loopback, with a tiny 32 px training recipe.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ml.errors import MLError
+from ml.operations import BuildRequest, TrainConfig
+from tests.conftest import TINY_TRAIN, make_app
+from tests.fakebaidu import start_fake_baidu
+from tests.web_support import run_worker
+from webapp import builds
+from webapp.extensions import db
+from webapp.models import Build, Job, ModelVersion
+
+CLASSES = [{"name": "猫", "keywords": "猫, 小猫", "display": {"en": "cat"}},
+           {"name": "dog", "keywords": ["狗"], "display": {"zh": "狗", "en": "dog"}}]
+
+
+@pytest.fixture
+def fake():
+    server = start_fake_baidu(total=40, bad={})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(tmp_path, embedded_redis, fake):
+    app = make_app(tmp_path, redis=embedded_redis, CRAWL_BASE_URL=fake.base_url,
+                   CRAWL_OPTIONS={"page_delay": 0, "backoff": 0.01, "workers": 4, "allow_networks": ["127.0.0.0/8"]})
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _request(**extra) -> dict:
+    return {"dataset": "pets", "classes": CLASSES, "per_class": 8, "recipe": dict(TINY_TRAIN), **extra}
+
+
+def _steps(app, build_id: int) -> dict[str, str]:
+    with app.app_context():
+        db.session.expire_all()
+        return {s["name"]: s["status"] for s in builds.get_build(build_id).steps}
+
+
+# -- the declaration --------------------------------------------------------------------------------
+def test_the_declaration_fills_the_recipe_and_keeps_unicode_class_names():
+    request = BuildRequest.from_dict(_request(recipe={})).validate()
+    assert request.class_names() == ["猫", "dog"]
+    assert request.classes[0]["keywords"] == ["猫", "小猫"]
+    assert request.recipe == {s.name: s.default for s in TrainConfig.web_settings()}  # the recommended recipe
+    # display names follow the training order (code point order: dog before 猫); a missing one is the folder name
+    assert request.display_names() == {"zh": ["狗", "猫"], "en": ["dog", "cat"]}
+    assert [c.class_name for c in request.crawl_requests()] == ["猫", "dog"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"classes": CLASSES[:1]}, "at least two classes"),
+    ({"classes": [CLASSES[0], {"name": "猫"}]}, "given twice"),
+    ({"classes": [CLASSES[0], {"name": "__dog"}]}, "not a valid name"),
+    ({"dataset": ".hidden"}, "not a valid name"),
+    ({"recipe": {"arch": "vgg99"}}, "Bad setting arch"),
+    ({"recipe": {"weights_file": "/etc/passwd"}}, "Not settable from the web: weights_file"),
+    ({"per_class": 0}, "Bad setting per_class"),
+])
+def test_the_declaration_refuses_a_bad_build(change, message):
+    with pytest.raises(MLError, match=message):
+        BuildRequest.from_dict(_request(**change), web=True).validate()
+
+
+# -- the pipeline -----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_build_of_two_classes_runs_through_to_a_model_and_activates_on_confirmation(app, admin_client):
+    response = admin_client.post("/api/v1/builds", json=_request(skip_review=True))
+    assert response.status_code == 202, response.get_json()
+    view = response.get_json()["build"]
+    assert [s["name"] for s in view["steps"]] == ["crawl", "scan", "review", "split", "train", "evaluate", "activate"]
+    assert [s["status"] for s in view["steps"]][:4] == ["running", "pending", "skipped", "skipped"]
+    assert len(view["steps"][0]["jobs"]) == 2  # one crawl per class, queued together
+    run_worker(app)  # each job's end starts the next step: crawl → scan → train → evaluate
+    view = admin_client.get(f"/api/v1/builds/{view['id']}").get_json()["build"]
+    assert view["status"] == "waiting", view
+    statuses = {s["name"]: s["status"] for s in view["steps"]}
+    assert statuses == {"crawl": "finished", "scan": "finished", "review": "skipped", "split": "skipped",
+                        "train": "finished", "evaluate": "finished", "activate": "waiting"}
+    crawl = view["steps"][0]["counts"]
+    assert crawl["classes"] == {"猫": 8, "dog": 8} and crawl["pictures"] == 16 and crawl["target"] == 16
+    assert all(s["elapsed_s"] is not None for s in view["steps"] if s["status"] == "finished")
+    with app.app_context():
+        model = db.session.get(ModelVersion, view["model_id"])
+        assert set(model.classes) == {"猫", "dog"} and not model.is_active
+        assert "pets:test" in model.metrics["evaluations"]
+        train = db.session.get(Job, view["steps"][4]["jobs"][0])
+        assert train.params["display_names"] == {"zh": ["狗", "猫"], "en": ["dog", "cat"]}
+        assert train.params["arch"] == "resnet18" and train.params["epochs"] == 1
+    page = admin_client.get(f"/admin/builds/{view['id']}").get_data(as_text=True)
+    assert 'id="build-activate"' in page and 'data-step="activate" data-status="waiting"' in page
+    response = admin_client.post(f"/admin/builds/{view['id']}/activate")
+    assert response.status_code == 302
+    view = admin_client.get(f"/api/v1/builds/{view['id']}").get_json()["build"]
+    assert view["status"] == "finished" and view["finished_at"]
+    with app.app_context():
+        assert db.session.get(ModelVersion, view["model_id"]).is_active
+
+
+def test_a_build_waits_for_the_review_then_continues(app, admin_client):
+    build_id = admin_client.post("/api/v1/builds", json=_request()).get_json()["build"]["id"]
+    run_worker(app)
+    assert _steps(app, build_id) == {"crawl": "finished", "scan": "finished", "review": "waiting",
+                                     "split": "pending", "train": "pending", "evaluate": "pending",
+                                     "activate": "pending"}
+    page = admin_client.get(f"/admin/builds/{build_id}").get_data(as_text=True)
+    assert f"/datasets/pets/review?next=/admin/builds/{build_id}/continue" in page
+    # the review page's Continue link (a GET) comes back to the timeline's button; only the POST goes on
+    back = admin_client.get(f"/admin/builds/{build_id}/continue")
+    assert back.status_code == 302 and back.headers["Location"].endswith(f"/admin/builds/{build_id}#step-review")
+    assert _steps(app, build_id)["review"] == "waiting"
+    with app.app_context():  # what a reviewer does: throw a picture away
+        first = sorted((Path(app.config["DATA_DIR"]) / "pets" / "dog").glob("*.jpg"))[0]
+        first.unlink()
+    response = admin_client.post(f"/api/v1/builds/{build_id}/continue")
+    assert response.status_code == 200, response.get_json()
+    steps = {s["name"]: s for s in response.get_json()["build"]["steps"]}
+    assert steps["review"]["status"] == "finished" and steps["split"]["status"] == "running"
+    with app.app_context():
+        db.session.expire_all()
+        build = db.session.get(Build, build_id)
+        # stop before training: the point here is the split after the review
+        builds.cancel(build_id)
+        assert build.status == "cancelled"
+
+
+def test_a_failed_step_is_retried_without_redoing_the_finished_ones(app, admin_client, fake):
+    fake.options.block_after = 1  # the first class's search is answered, then Baidu blocks us
+    build_id = admin_client.post("/api/v1/builds", json=_request()).get_json()["build"]["id"]
+    run_worker(app)
+    with app.app_context():
+        build = builds.get_build(build_id)
+        assert build.status == "failed", build.steps
+        crawl = build.steps[0]
+        rows = {db.session.get(Job, j).params["class_name"]: db.session.get(Job, j) for j in crawl["jobs"]}
+        assert crawl["status"] == "failed" and rows["猫"].status == "finished" and rows["dog"].status == "failed"
+        assert build.error and build.steps[1]["status"] == "pending"
+        kept, failed = rows["猫"].id, rows["dog"].id
+    page = admin_client.get(f"/admin/builds/{build_id}").get_data(as_text=True)
+    assert 'id="build-retry"' in page and 'id="build-cancel"' not in page
+    fake.options.block_after = None
+    searches = fake.searches_served
+    assert admin_client.post(f"/admin/builds/{build_id}/retry").status_code == 302
+    run_worker(app)
+    with app.app_context():
+        db.session.expire_all()
+        build = builds.get_build(build_id)
+        assert build.status == "waiting" and build.steps[1]["status"] == "finished"  # scanned, waits for the review
+        jobs = build.steps[0]["jobs"]
+        assert jobs[0] == kept and jobs[1] != failed  # the finished crawl kept, the failed one run again
+        assert db.session.get(Job, jobs[1]).retry_of == failed
+        assert db.session.execute(db.select(db.func.count()).select_from(Job).where(Job.kind == "crawl")).scalar() == 3
+    assert fake.searches_served == searches + 1  # one class searched again, not both
+
+
+def test_cancel_stops_the_build_at_its_current_step(app, admin_client):
+    build_id = admin_client.post("/api/v1/builds", json=_request()).get_json()["build"]["id"]
+    response = admin_client.post(f"/admin/builds/{build_id}/cancel")  # before any worker took the crawls
+    assert response.status_code == 302
+    run_worker(app)  # nothing left to run
+    with app.app_context():
+        db.session.expire_all()
+        build = builds.get_build(build_id)
+        assert build.status == "cancelled" and build.steps[0]["status"] == "cancelled"
+        assert [db.session.get(Job, j).status for j in build.steps[0]["jobs"]] == ["cancelled", "cancelled"]
+        assert build.steps[1]["status"] == "pending"
+    assert not list((Path(app.config["DATA_DIR"])).glob("pets/*/*.jpg"))
+    # a cancelled build can go on from where it stopped
+    assert admin_client.post(f"/api/v1/builds/{build_id}/retry").status_code == 200
+    run_worker(app)
+    assert _steps(app, build_id)["review"] == "waiting"
+
+
+def test_a_second_build_on_a_busy_dataset_or_one_with_other_classes_is_refused(app, admin_client):
+    assert admin_client.post("/api/v1/builds", json=_request()).status_code == 202
+    again = admin_client.post("/api/v1/builds", json=_request())
+    assert again.status_code == 409 and "still working" in again.get_json()["error"]["message"]
+    (Path(app.config["DATA_DIR"]) / "zoo" / "horse").mkdir(parents=True)
+    other = admin_client.post("/api/v1/builds", json=_request(dataset="zoo"))
+    assert other.status_code == 400 and "horse" in other.get_json()["error"]["message"]
+    bad = admin_client.post("/api/v1/builds", json=_request(recipe={"arch": "vgg99"}))
+    assert bad.status_code == 400 and "arch" in bad.get_json()["error"]["message"]
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(Build)).scalar() == 1
+
+
+def test_the_api_and_the_pages_need_an_administrator(app, client):
+    response = client.post("/api/v1/builds", json=_request())
+    assert response.status_code in (400, 401) and response.get_json()["error"]["code"] in ("unauthorized", "csrf_failed")
+    assert client.get("/api/v1/builds/1").status_code == 401
+    assert client.get("/admin/build").status_code in (302, 401)
+    with app.app_context():
+        assert db.session.execute(db.select(Build)).first() is None
