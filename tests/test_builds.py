@@ -203,3 +203,36 @@ def test_the_api_and_the_pages_need_an_administrator(app, client):
     assert client.get("/admin/build").status_code in (302, 401)
     with app.app_context():
         assert db.session.execute(db.select(Build)).first() is None
+
+
+# -- the CLI ----------------------------------------------------------------------------------------
+def test_flask_build_creates_the_same_build_and_waits_for_the_review(app):
+    from tests.web_support import start_worker_process
+
+    worker = start_worker_process(app)
+    try:
+        result = app.test_cli_runner().invoke(args=[
+            "build", "--dataset", "pets", "--class", "猫=猫,小猫", "--class", "dog=狗", "--display", "猫=en:cat,zh:家猫",
+            "--per-class", "8", "--arch", "resnet18", "--epochs", "1", "--wait", "--poll", "0.3"])
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+    assert result.exit_code == 0, result.output
+    assert "Build 1 started on dataset 'pets'" in result.output
+    assert "crawl: running" in result.output and "waits for the review step" in result.output
+    with app.app_context():
+        build = db.session.get(Build, 1)
+        assert build.status == "waiting"
+        request = BuildRequest.from_dict(build.request).validate()
+        assert request.classes == [{"name": "猫", "keywords": ["猫", "小猫"], "display": {"en": "cat", "zh": "家猫"}},
+                                   {"name": "dog", "keywords": ["狗"], "display": {}}]
+        assert request.recipe["arch"] == "resnet18" and request.recipe["epochs"] == 1
+        assert request.recipe["mode"] == TrainConfig().mode  # the rest: the recommended recipe
+    assert sorted(p.name for p in (Path(app.config["DATA_DIR"]) / "pets").iterdir() if p.is_dir()) == ["dog", "猫"]
+
+
+def test_flask_build_refuses_a_bad_class_with_one_line(app):
+    result = app.test_cli_runner().invoke(args=["build", "--dataset", "pets", "--class", "猫", "--class", "__x=y"])
+    assert result.exit_code == 1 and "not a valid name" in result.output and "Traceback" not in result.output
+    with app.app_context():
+        assert db.session.execute(db.select(Build)).first() is None

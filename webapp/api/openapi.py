@@ -18,6 +18,7 @@ def _json(ref: str, description: str = "OK") -> dict:
 
 
 ADMIN = [{"session": []}]
+BUILD_ID = {"name": "build_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 MODEL_ID = {"name": "model_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
@@ -112,6 +113,21 @@ def job_params_schemas() -> dict[str, Any]:
         for kind, spec in tasks.KINDS.items()}
 
 
+def build_request_schema() -> dict[str, Any]:
+    """`BuildRequest`: the web settings of `ml.operations.build.BuildRequest`, with the shape of a class."""
+    from ml.operations import BuildRequest
+
+    properties = {s.name: _setting_schema(s) for s in BuildRequest.web_settings()}
+    properties["classes"]["items"] = {"type": "object", "required": ["name"], "additionalProperties": False,
+                                      "properties": {"name": {"type": "string"},
+                                                     "keywords": {"type": ["array", "string"], "items": {"type": "string"}},
+                                                     "display": {"type": "object", "properties": {
+                                                         "zh": {"type": "string"}, "en": {"type": "string"}}}}}
+    properties["recipe"]["description"] += " See TrainJobParams."
+    return {"type": "object", "additionalProperties": False, "required": ["dataset", "classes"],
+            "properties": properties}
+
+
 def openapi_document() -> dict[str, Any]:
     """Build the document (the upload limit comes from the running app's config)."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
@@ -171,6 +187,25 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/jobs/{job_id}/retry": {"post": {"summary": "Retry a job", "operationId": "retryJob", "security": ADMIN,
                                                  "parameters": [JOB_ID], "responses": {
                                                      "202": _json("JobEnvelope"), "409": _error("Not retryable"), **auth}}},
+        "/api/v1/builds": {"post": {
+            "summary": "Start a guided build (crawl every class, scan, review, split, train, evaluate)",
+            "operationId": "startBuild", "security": ADMIN,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/BuildRequest"}}}},
+            "responses": {"202": {"description": "Started: {build}"}, "400": _error("invalid_params"),
+                          "409": _error("Another build works on that dataset"), "503": _error("Redis unreachable"),
+                          **auth}}},
+        "/api/v1/builds/{build_id}": {"get": {"summary": "One build: its steps' states, progress, counts and times",
+                                              "operationId": "getBuild", "security": ADMIN, "parameters": [BUILD_ID],
+                                              "responses": {"200": {"description": "{build}"},
+                                                            "404": _error("No such build"), **auth}}},
+        **{f"/api/v1/builds/{{build_id}}/{action}": {"post": {
+            "summary": summary, "operationId": f"{action}Build", "security": ADMIN, "parameters": [BUILD_ID],
+            "responses": {"200": {"description": "{build}"}, "409": _error("Not possible in the build's state"), **auth}}}
+           for action, summary in (("cancel", "Cancel the build at its current step"),
+                                   ("retry", "Run the failed or cancelled step again"),
+                                   ("continue", "The review is done: split and train"),
+                                   ("activate", "Activate the build's evaluated model"))},
         "/api/v1/queues": {"get": {"summary": "Queues and workers", "operationId": "queues", "security": ADMIN,
                                    "responses": {"200": {"description": "OK"}, **auth}}},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
@@ -180,7 +215,7 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Animal classifier API", "version": "1"},
         "paths": paths,
-        "components": {"schemas": {**SCHEMAS, **job_params_schemas()}, "securitySchemes": {"session": {
+        "components": {"schemas": {**SCHEMAS, **job_params_schemas(), "BuildRequest": build_request_schema()}, "securitySchemes": {"session": {
             "type": "apiKey", "in": "cookie", "name": "session",
             "description": "Log in at /admin/login; send the CSRF token in X-CSRFToken on POST"}}},
     }

@@ -157,15 +157,46 @@ def build(build_id: int):
     return jsonify(build=builds.build_view(builds.get_build(build_id)))
 
 
-@bp.post("/builds/<int:build_id>/<any(cancel, retry, continue, activate):action>")
-@admin_required
-def build_action(build_id: int, action: str):
-    """Cancel the build, retry its failed step, continue after the review, or activate its model."""
+def _build_action(action, build_id: int):
     from .. import builds
 
-    act = {"cancel": builds.cancel, "retry": builds.retry, "continue": builds.continue_after_review,
-           "activate": builds.confirm_activation}[action]
-    return jsonify(build=builds.build_view(act(build_id)))
+    return jsonify(build=builds.build_view(action(build_id)))
+
+
+@bp.post("/builds/<int:build_id>/cancel")
+@admin_required
+def cancel_build(build_id: int):
+    """Stop the build at its current step."""
+    from .. import builds
+
+    return _build_action(builds.cancel, build_id)
+
+
+@bp.post("/builds/<int:build_id>/retry")
+@admin_required
+def retry_build(build_id: int):
+    """Run the build's failed or cancelled step again, keeping what finished."""
+    from .. import builds
+
+    return _build_action(builds.retry, build_id)
+
+
+@bp.post("/builds/<int:build_id>/continue")
+@admin_required
+def continue_build(build_id: int):
+    """The review is done: split again and train."""
+    from .. import builds
+
+    return _build_action(builds.continue_after_review, build_id)
+
+
+@bp.post("/builds/<int:build_id>/activate")
+@admin_required
+def activate_build(build_id: int):
+    """Make the build's evaluated model the active one."""
+    from .. import builds
+
+    return _build_action(builds.confirm_activation, build_id)
 
 
 @bp.get("/queues")
