@@ -236,3 +236,28 @@ def test_flask_build_refuses_a_bad_class_with_one_line(app):
     assert result.exit_code == 1 and "not a valid name" in result.output and "Traceback" not in result.output
     with app.app_context():
         assert db.session.execute(db.select(Build)).first() is None
+
+
+# -- the pages ----------------------------------------------------------------------------------------
+def test_the_builder_page_in_both_languages_and_a_refused_form_keeps_what_was_typed(app, admin_client):
+    zh = admin_client.get("/admin/build?lang=zh").get_data(as_text=True)
+    assert "新建分类器" in zh and "构建分类器" in zh and 'id="build-recipe-arch"' in zh
+    en = admin_client.get("/admin/build?lang=en").get_data(as_text=True)
+    assert "New classifier" in en and 'id="build-class-1-name"' in en and 'id="build-per_class"' in en
+    form = {"dataset": "pets", "per_class": "5", "skip_review": "false", "class_name": ["猫", "", "猫"],
+            "class_keywords": ["猫", "", ""], "class_zh": ["", "", ""], "class_en": ["cat", "", ""], "arch": "resnet18"}
+    refused = admin_client.post("/admin/build", data=form)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "given twice" in page and 'value="cat"' in page
+    form["class_name"] = ["猫", "", "dog"]
+    started = admin_client.post("/admin/build", data=form)
+    assert started.status_code == 302 and started.headers["Location"].endswith("/admin/builds/1")
+    with app.app_context():
+        build = db.session.get(Build, 1)
+        assert build.request["classes"] == [{"name": "猫", "keywords": ["猫"], "display": {"en": "cat"}},
+                                            {"name": "dog", "keywords": ["dog"], "display": {}}]
+        assert build.request["recipe"]["arch"] == "resnet18" and build.request["per_class"] == 5
+    timeline = admin_client.get("/admin/builds/1?lang=zh").get_data(as_text=True)
+    assert "爬取每个类别" in timeline and "运行中" in timeline
+    assert admin_client.get("/admin/builds/1.json").get_json()["build"]["steps"][0]["status"] == "running"
+    assert admin_client.get("/admin/builds/99").status_code == 404

@@ -9,3 +9,5 @@ from ..i18n import N_
 JOB_STATUSES = (N_("queued"), N_("running"), N_("finished"), N_("failed"), N_("cancelled"))
 #: Correction.status values, shown through `_(c.status)`.
 CORRECTION_STATUSES = (N_("pending"), N_("accepted"), N_("rejected"))
+#: Build.status and build step values beyond the job ones, shown through `_(build.status)`, `_(step.status)`.
+BUILD_STATUSES = (N_("waiting"), N_("skipped"))
