@@ -128,6 +128,9 @@ def test_a_build_waits_for_the_review_then_continues(app, admin_client):
     assert response.status_code == 200, response.get_json()
     steps = {s["name"]: s for s in response.get_json()["build"]["steps"]}
     assert steps["review"]["status"] == "finished" and steps["split"]["status"] == "running"
+    assert steps["split"]["jobs"] != steps["scan"]["jobs"]  # a split of its own, after the review's changes
+    with app.app_context():
+        assert db.session.get(Job, steps["split"]["jobs"][0]).kind == "split"
     with app.app_context():
         db.session.expire_all()
         build = db.session.get(Build, build_id)
