@@ -88,6 +88,10 @@ class Defaults:
     #: worker and machine), else per-process memory. If Redis stops, counting falls back to memory.
     RATELIMIT_STORAGE_URI: str | None = None
     RATELIMIT_PREDICT = "120 per minute"
+    #: "Why this answer?" heat maps per client address (each is a forward and a backward pass: webapp.explaining).
+    RATELIMIT_EXPLAIN = "20 per minute"
+    #: Heat maps run one at a time per process (ml.explain); a request waits this many seconds, then gets `busy`.
+    EXPLAIN_WAIT_S = 20.0
     #: Public "wrong? tell us" corrections per client address.
     RATELIMIT_CORRECTIONS = "10 per hour"
     #: The largest number of pending corrections kept (storage stays bounded; more are refused).

@@ -52,6 +52,14 @@ SCHEMAS: dict[str, Any] = {
         "unknown_score": {"type": ["number", "null"], "description": "The check's score, higher meaning less like "
                           "any class; unknown is true above the model's threshold. null when not available"},
         "latency_ms": {"type": "number"}}},
+    "ExplainResponse": {"type": "object", "required": ["model", "class_index", "label", "image", "elapsed_ms"],
+                        "properties": {
+        "model": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+        "class_index": {"type": "integer", "description": "The explained class (the top answer unless asked)"},
+        "label": {"type": "string"}, "display_label": {"type": "string", "description": "Label in the request's language"},
+        "image": {"type": "string", "description": "data:image/png;base64 URL: the model's square view of the picture "
+                  "with the Grad-CAM heat map blended over it (red-yellow: what mattered most)"},
+        "elapsed_ms": {"type": "number", "description": "Time of the heat map alone (forward and backward pass)"}}},
     "ModelVersion": {"type": "object", "required": ["id", "name", "classes", "active"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "arch": {"type": ["string", "null"]},
         "classes": {"type": "array", "items": {"type": "string"}}, "accuracy": {"type": ["number", "null"]},
@@ -118,6 +126,17 @@ def openapi_document() -> dict[str, Any]:
                           "truncated, too_small, too_many_pixels, no_file)"), "413": _error("Upload too large"),
                           "415": _error("A picture format that is not accepted (unsupported_format: EPS, PSD, ...)"),
                           "429": _error("Rate limited"), "503": _error("No model yet (no_model) or model unusable")}}},
+        "/api/v1/explain": {"post": {
+            "summary": "Why this answer: a Grad-CAM heat map over the picture", "operationId": "explain",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary", "maxLength": limit},
+                               "class_index": {"type": "integer", "minimum": 0,
+                                               "description": "Index in the model's classes; default: the top answer"}}}}}},
+            "responses": {"200": _json("ExplainResponse"), "400": _error("Not a usable picture, or bad_class"),
+                          "413": _error("Upload too large"), "429": _error("Rate limited"),
+                          "501": _error("This install has no torch (needs_torch)"),
+                          "503": _error("No model yet (no_model), model unusable, or another heat map held the model too long (busy)")}}},
         "/api/v1/corrections": {"post": {
             "summary": "Say an answer was wrong: the picture again and the right class", "operationId": "sendCorrection",
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {

@@ -20,6 +20,10 @@ def _predict_limit() -> str:
     return current_app.config["RATELIMIT_PREDICT"]
 
 
+def _explain_limit() -> str:
+    return current_app.config["RATELIMIT_EXPLAIN"]
+
+
 def _corrections_limit() -> str:
     return current_app.config["RATELIMIT_CORRECTIONS"]
 
@@ -42,6 +46,18 @@ def predict():
     """Classify the picture in the multipart field `file`."""
     data = _uploaded_picture()
     return jsonify(predict_upload(data, lang=get_language()))
+
+
+@bp.post("/explain")
+@csrf.exempt
+@limiter.limit(_explain_limit)
+def explain():
+    """Why this answer: the Grad-CAM heat map over the picture in `file`, for `class_index` (default: the top answer)."""
+    from ..explaining import explain_upload, parse_class_index
+
+    data = _uploaded_picture()
+    class_index = parse_class_index(request.form.get("class_index"))
+    return jsonify(explain_upload(data, class_index, lang=get_language()))
 
 
 @bp.post("/corrections")
