@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ml.crawl.config import CrawlConfig
 from ml.operations import CrawlRequest
 from ml.operations.crawl import split_keywords
 
@@ -16,6 +17,8 @@ from .console import friendly_errors, progress_bars, table
 
 _SETTINGS = {s.name: s for s in CrawlRequest.settings()}
 _COUNT = _SETTINGS["count"]
+#: The crawler's own defaults (ml.crawl.CrawlConfig): the politeness flags below show and start from them.
+_POLITE = CrawlConfig()
 
 
 def _stdin_is_terminal() -> bool:
@@ -39,19 +42,25 @@ def _ask(count: int | None) -> tuple[list[str], int]:
 @click.option("--dataset", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Dataset folder; the class folder goes inside it (default: DATA_DIR/crawled).")
 @click.option("--class-name", default=None, help=_SETTINGS["class_name"].help)
-@click.option("--base-url", default=None, help="Search site root (default https://image.baidu.com).")
-@click.option("--workers", type=click.IntRange(min=1, max=64), default=8, show_default=True, help="Download threads.")
-@click.option("--per-host", type=click.IntRange(min=1, max=64), default=4, show_default=True, help="Downloads at once per host.")
-@click.option("--page-delay", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Seconds between result pages.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=15.0, show_default=True, help="Read timeout in seconds.")
-@click.option("--retries", type=click.IntRange(min=0, max=10), default=3, show_default=True, help="Retries of a failed result page.")
-@click.option("--image-retries", type=click.IntRange(min=0, max=10), default=1, show_default=True, help="Retries of a failed picture.")
+@click.option("--base-url", default=None, help=f"Search site root (default {_POLITE.base_url}).")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=_POLITE.workers, show_default=True,
+              help="Download threads.")
+@click.option("--per-host", type=click.IntRange(min=1, max=64), default=_POLITE.per_host, show_default=True,
+              help="Downloads at once per host.")
+@click.option("--page-delay", type=click.FloatRange(min=0), default=_POLITE.page_delay, show_default=True,
+              help="Seconds between result pages.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=_POLITE.timeout[1], show_default=True,
+              help="Read timeout in seconds.")
+@click.option("--retries", type=click.IntRange(min=0, max=10), default=_POLITE.retries, show_default=True,
+              help="Retries of a failed result page.")
+@click.option("--image-retries", type=click.IntRange(min=0, max=10), default=_POLITE.image_retries, show_default=True,
+              help="Retries of a failed picture.")
 @click.option("--allow-network", "allow_networks", multiple=True, metavar="CIDR",
               help="Let the egress guard connect to this non-public network (repeatable; adds to CRAWL_OPTIONS).")
 def crawl_command(keywords, count, dataset, class_name, base_url, workers, per_host, page_delay, timeout, retries,
                   image_retries, allow_networks) -> None:
     """Download pictures for KEYWORD(s) into one class folder: checked, deduplicated, resumable."""
-    from ml.crawl import CrawlConfig, CrawlError, crawl
+    from ml.crawl import CrawlError, crawl
 
     words = split_keywords(list(keywords))
     if not words:
@@ -64,8 +73,8 @@ def crawl_command(keywords, count, dataset, class_name, base_url, workers, per_h
     settings = dict(current_app.config.get("CRAWL_OPTIONS") or {})
     settings.update(workers=workers, per_host=per_host, page_delay=page_delay, retries=retries, image_retries=image_retries)
     settings["allow_networks"] = [*settings.get("allow_networks", ()), *allow_networks]
-    settings["base_url"] = base_url or current_app.config.get("CRAWL_BASE_URL", "https://image.baidu.com")
-    settings["timeout"] = (min(5.0, timeout), timeout)
+    settings["base_url"] = base_url or current_app.config.get("CRAWL_BASE_URL", _POLITE.base_url)
+    settings["timeout"] = (min(_POLITE.timeout[0], timeout), timeout)
     with friendly_errors():
         request = CrawlRequest.from_dict({"keywords": words, "class_name": class_name, "count": count}).validate()
         config = CrawlConfig.from_dict(settings)
