@@ -262,5 +262,5 @@ def test_the_builder_page_in_both_languages_and_a_refused_form_keeps_what_was_ty
         assert build.request["recipe"]["arch"] == "resnet18" and build.request["per_class"] == 5
     timeline = admin_client.get("/admin/builds/1?lang=zh").get_data(as_text=True)
     assert "爬取每个类别" in timeline and "运行中" in timeline
-    assert admin_client.get("/admin/builds/1.json").get_json()["build"]["steps"][0]["status"] == "running"
+    assert admin_client.get("/admin/builds/1/state").get_json()["build"]["steps"][0]["status"] == "running"
     assert admin_client.get("/admin/builds/99").status_code == 404

@@ -81,7 +81,7 @@ def build_page(build_id: int):
                            review_url=review_url(row))
 
 
-@bp.get("/builds/<int:build_id>.json")
+@bp.get("/builds/<int:build_id>/state")
 def build_json(build_id: int):
     """The build as the timeline polls it."""
     return jsonify(build=builds.build_view(builds.get_build(build_id)))
