@@ -11,7 +11,7 @@ import pytest
 
 from ml.errors import MLError
 from ml.operations import BuildRequest, TrainConfig
-from tests.conftest import TINY_TRAIN, make_app
+from tests.conftest import TINY_TRAIN, make_app, postgres_url
 from tests.fakebaidu import start_fake_baidu
 from tests.web_support import run_worker
 from webapp import builds
@@ -29,14 +29,60 @@ def fake():
     server.stop()
 
 
-@pytest.fixture
-def app(tmp_path, embedded_redis, fake):
-    app = make_app(tmp_path, redis=embedded_redis, CRAWL_BASE_URL=fake.base_url,
-                   CRAWL_OPTIONS={"page_delay": 0, "backoff": 0.01, "workers": 4, "allow_networks": ["127.0.0.0/8"]})
+CRAWL = {"page_delay": 0, "backoff": 0.01, "workers": 4, "allow_networks": ["127.0.0.0/8"]}
+
+
+def _sqlite_app(tmp_path, redis, fake):
+    app = make_app(tmp_path, redis=redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL)
     yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path, embedded_redis, fake):
+    """The app on SQLite, crawling from the fake Baidu."""
+    yield from _sqlite_app(tmp_path, embedded_redis, fake)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_app(request, tmp_path, embedded_redis, fake):
+    """The app on SQLite, then on PostgreSQL (a schema of its own) when it answers: the steps are JSON that changes."""
+    if request.param == "sqlite":
+        yield from _sqlite_app(tmp_path, embedded_redis, fake)
+        return
+    import uuid
+
+    url = postgres_url()
+    if url is None:
+        pytest.skip("PostgreSQL is not reachable")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    plain = url.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    pg = make_app(tmp_path, database_url=url, redis=embedded_redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL,
+                  engine_options={"pool_pre_ping": True, "connect_args": {"options": f"-csearch_path={schema}"}})
+    yield pg
+    with pg.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def db_admin(db_app):
+    """An administrator's client on `db_app`."""
+    from tests.conftest import CSRFClient, create_admin, login
+
+    create_admin(db_app)
+    db_app.test_client_class = CSRFClient
+    client = db_app.test_client()
+    assert login(client).status_code == 302
+    return client
 
 
 def _request(**extra) -> dict:
@@ -109,7 +155,8 @@ def test_a_build_of_two_classes_runs_through_to_a_model_and_activates_on_confirm
         assert db.session.get(ModelVersion, view["model_id"]).is_active
 
 
-def test_a_build_waits_for_the_review_then_continues(app, admin_client):
+def test_a_build_waits_for_the_review_then_continues(db_app, db_admin):
+    app, admin_client = db_app, db_admin
     build_id = admin_client.post("/api/v1/builds", json=_request()).get_json()["build"]["id"]
     run_worker(app)
     assert _steps(app, build_id) == {"crawl": "finished", "scan": "finished", "review": "waiting",
@@ -139,7 +186,8 @@ def test_a_build_waits_for_the_review_then_continues(app, admin_client):
         assert build.status == "cancelled"
 
 
-def test_a_failed_step_is_retried_without_redoing_the_finished_ones(app, admin_client, fake):
+def test_a_failed_step_is_retried_without_redoing_the_finished_ones(db_app, db_admin, fake):
+    app, admin_client = db_app, db_admin
     fake.options.block_after = 1  # the first class's search is answered, then Baidu blocks us
     build_id = admin_client.post("/api/v1/builds", json=_request()).get_json()["build"]["id"]
     run_worker(app)
