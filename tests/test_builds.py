@@ -312,3 +312,31 @@ def test_the_builder_page_in_both_languages_and_a_refused_form_keeps_what_was_ty
     assert "爬取每个类别" in timeline and "运行中" in timeline
     assert admin_client.get("/admin/builds/1/state").get_json()["build"]["steps"][0]["status"] == "running"
     assert admin_client.get("/admin/builds/99").status_code == 404
+
+
+def test_cancel_stops_a_running_crawl_and_retry_goes_on_from_there(app, admin_client, fake):
+    from tests.web_support import job_state, start_worker_process, wait_for
+
+    fake.options.latency = 0.3  # every answer takes a while: the crawl is still running when Cancel comes
+    build_id = admin_client.post("/api/v1/builds", json=_request(per_class=30)).get_json()["build"]["id"]
+    with app.app_context():
+        first = builds.get_build(build_id).steps[0]["jobs"][0]
+    worker = start_worker_process(app)
+    try:
+        wait_for(lambda: job_state(app, first)["status"] == "running", timeout=60, what="the first crawl to run")
+        response = admin_client.post(f"/api/v1/builds/{build_id}/cancel")
+        assert response.status_code == 200 and response.get_json()["build"]["status"] == "cancelled"
+        wait_for(lambda: job_state(app, first)["status"] != "running", timeout=60, what="the crawl to stop")
+        assert job_state(app, first)["status"] == "cancelled"
+        steps = admin_client.get(f"/api/v1/builds/{build_id}").get_json()["build"]["steps"]
+        assert [s["status"] for s in steps[:2]] == ["cancelled", "pending"]  # the scan never started
+        fake.options.latency = 0.0
+        assert admin_client.post(f"/api/v1/builds/{build_id}/retry").status_code == 200
+        wait_for(lambda: admin_client.get(f"/api/v1/builds/{build_id}").get_json()["build"]["status"] != "running",
+                 timeout=120, what="the build to reach the review")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+    view = admin_client.get(f"/api/v1/builds/{build_id}").get_json()["build"]
+    assert view["status"] == "waiting" and view["steps"][2]["status"] == "waiting", view
+    assert view["steps"][0]["counts"]["classes"] == {"猫": 30, "dog": 30}
