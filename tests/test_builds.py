@@ -5,6 +5,7 @@ Against the fake Baidu (tests/fakebaidu.py) over loopback, with a tiny 32 px tra
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,10 @@ def test_a_build_of_two_classes_runs_through_to_a_model_and_activates_on_confirm
         train = db.session.get(Job, view["steps"][4]["jobs"][0])
         assert train.params["display_names"] == {"zh": ["狗", "猫"], "en": ["dog", "cat"]}
         assert train.params["arch"] == "resnet18" and train.params["epochs"] == 1
+        from ml.operations.export import onnx_paths
+
+        sidecar = json.loads(onnx_paths(model.path)[1].read_text(encoding="utf-8"))  # what the served model says
+        assert sidecar["classes"] == ["dog", "猫"] and sidecar["display_names"] == {"zh": ["狗", "猫"], "en": ["dog", "cat"]}
     page = admin_client.get(f"/admin/builds/{view['id']}").get_data(as_text=True)
     assert 'id="build-activate"' in page and 'data-step="activate" data-status="waiting"' in page
     response = admin_client.post(f"/admin/builds/{view['id']}/activate")
