@@ -217,10 +217,6 @@ def job_ended(job_id: str) -> None:
 
 
 # -- what a person does -------------------------------------------------------------------------------
-def _current(build: Build, statuses: tuple[str, ...]) -> dict | None:
-    return next((s for s in build.steps if s["status"] in statuses), None)
-
-
 def cancel(build_id: int) -> Build:
     """Stop the build at its current step: its queued jobs are dropped, its running ones asked to stop."""
     build = get_build(build_id)
@@ -229,7 +225,9 @@ def cancel(build_id: int) -> Build:
     with _lock(build.id):
         db.session.refresh(build)
         steps = copy.deepcopy(build.steps)
-        step = next(s for s in steps if s["status"] in ("running", "waiting"))
+        step = next((s for s in steps if s["status"] in ("running", "waiting")), None)
+        if step is None:
+            raise Conflict("The build has no step in progress to cancel.")
         for job_id in step["jobs"]:
             try:
                 tasks.cancel(job_id)
@@ -249,7 +247,9 @@ def retry(build_id: int) -> Build:
     with _lock(build.id):
         db.session.refresh(build)
         steps = copy.deepcopy(build.steps)
-        step = next(s for s in steps if s["status"] in ("failed", "cancelled"))
+        step = next((s for s in steps if s["status"] in ("failed", "cancelled")), None)
+        if step is None:
+            raise Conflict("The build has no failed or cancelled step to retry.")
         rows = _job_rows(step)
         if step["name"] in WAITING_STEPS:
             step.update(status="waiting", error=None, finished_at=None)
