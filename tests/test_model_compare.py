@@ -89,7 +89,7 @@ def test_compare_without_two_models_shows_the_picker_and_unknown_ids_are_404(app
     assert "Pick two models to compare." in admin_client.get(f"/admin/models/compare?b={b}", headers=EN).text
     assert admin_client.get(f"/admin/models/compare?a={a}&b=999").status_code == 404
     zh = admin_client.get(f"/admin/models/compare?a={a}&b={a}", headers=ZH).text
-    assert "比较模型" in zh and "每类精确率与召回率" in zh
+    assert "比较模型" in zh and "各类别的精确率和召回率" in zh and "如何训练" in zh
 
 
 def test_model_page_retrains_with_the_corrections_it_has_not_learnt(app, admin_client, tmp_path):
