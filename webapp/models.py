@@ -164,8 +164,9 @@ class Activation(db.Model):
     """One switch of the active model: which one, which it replaced, who did it, how, when (a rollback too)."""
 
     __tablename__ = "model_activations"
-    #: How an activation was asked for: the admin pages, the API, the command line, or a rollback (admin or API).
-    VIAS = ("admin", "api", "cli", "rollback")
+    #: How an activation was asked for: the admin pages, the API, the command line, a rollback (any of the
+    #: three), or the shipped default model activated because no model was active.
+    VIAS = ("admin", "api", "cli", "rollback", "default")
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))

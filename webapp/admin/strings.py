@@ -10,4 +10,4 @@ JOB_STATUSES = (N_("queued"), N_("running"), N_("finished"), N_("failed"), N_("c
 #: Correction.status values, shown through `_(c.status)`.
 CORRECTION_STATUSES = (N_("pending"), N_("accepted"), N_("rejected"))
 #: Activation.via values, shown through `_(activation.via)`.
-ACTIVATION_VIAS = (N_("admin"), N_("api"), N_("cli"), N_("rollback"))
+ACTIVATION_VIAS = (N_("admin"), N_("api"), N_("cli"), N_("rollback"), N_("default"))
