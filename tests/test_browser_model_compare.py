@@ -1,4 +1,5 @@
-"""The compare page in real Chromium at phone width: picked from the models list by keyboard, no page overflow."""
+"""The compare page in real Chromium at phone width: picked from the models list by keyboard, no page overflow;
+the activation history and Roll back on the models list and the model page."""
 
 from __future__ import annotations
 
@@ -48,4 +49,19 @@ def test_compare_two_models_at_phone_width_by_keyboard_in_both_languages(app, li
         wrap = page.locator("#compare-per-class .table-wrap").first
         assert wrap.evaluate("w => w.getBoundingClientRect().right") <= 375
     assert "比较模型" in page.inner_text("h1")
+    with app.app_context():
+        from webapp.registry import activate_model
+
+        activate_model(a, via="cli")
+        activate_model(b, via="cli")
+    for lang in ("en", "zh"):  # the models list and the model page with their history, rollback and compare forms
+        for path, rows in (("/admin/models", 2), (f"/admin/models/{b}", 1)):  # the model page: b's switches only
+            page.goto(live_server.url + f"{path}?lang={lang}")
+            assert page.locator("#activations table.activations tbody tr").count() == rows
+            assert page.locator("#rollback").count() == 1
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375, (path, lang)
+    page.click("#rollback")
+    page.wait_for_url(f"**/admin/models/{b}")
+    assert page.locator("#activations table.activations tbody tr").count() == 2  # b activated, then replaced
+    assert page.locator("#activate").count() == 1  # b is no longer the active model
     assert page.csp_violations == [] and page.js_errors == []
