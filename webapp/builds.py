@@ -271,12 +271,12 @@ def continue_after_review(build_id: int) -> Build:
     return _confirm(build_id, "review")
 
 
-def confirm_activation(build_id: int) -> Build:
-    """Make the build's evaluated model the one that answers predictions."""
-    return _confirm(build_id, "activate")
+def confirm_activation(build_id: int, *, via: str = "admin", user: User | None = None) -> Build:
+    """Make the build's evaluated model the one that answers predictions (recorded in the activation history)."""
+    return _confirm(build_id, "activate", via=via, user=user)
 
 
-def _confirm(build_id: int, name: str) -> Build:
+def _confirm(build_id: int, name: str, *, via: str = "admin", user: User | None = None) -> Build:
     build = get_build(build_id)
     step = next(s for s in build.steps if s["name"] == name)
     if step["status"] != "waiting":
@@ -286,7 +286,7 @@ def _confirm(build_id: int, name: str) -> Build:
         steps = copy.deepcopy(build.steps)
         step = next(s for s in steps if s["name"] == name)
         if name == "activate":
-            activate_model(build.model_id)
+            activate_model(build.model_id, via=via, user=user)
             step["counts"] = {"model_id": build.model_id}
         step.update(status="finished", finished_at=iso(utcnow()))
         _save(build, steps)

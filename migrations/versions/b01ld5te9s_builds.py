@@ -1,7 +1,7 @@
 """builds: the guided builder's pipelines (declaration and step states)
 
 Revision ID: b01ld5te9s
-Revises: c0rr3c710n5a
+Revises: 4c71v4710n5
 Create Date: 2026-12-02 14:20:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'b01ld5te9s'
-down_revision = 'c0rr3c710n5a'
+down_revision = '4c71v4710n5'
 branch_labels = None
 depends_on = None
 

@@ -119,4 +119,5 @@ def continue_build(build_id: int):
 @bp.post("/builds/<int:build_id>/activate")
 def activate_build(build_id: int):
     """Make the build's model the one that answers predictions (after its evaluation)."""
-    return _act(builds.confirm_activation, build_id, _("The new model is active."))
+    return _act(lambda i: builds.confirm_activation(i, via="admin", user=current_user), build_id,
+                _("The new model is active."))

@@ -1,4 +1,4 @@
-"""Admin texts that reach the pages as data (job and correction status values), marked for `pybabel extract`.
+"""Admin texts that reach the pages as data (job and correction status values, activation ways), marked for `pybabel extract`.
 
 Their translations live in translations/*/LC_MESSAGES/messages.po with every other string.
 """
@@ -11,3 +11,5 @@ JOB_STATUSES = (N_("queued"), N_("running"), N_("finished"), N_("failed"), N_("c
 CORRECTION_STATUSES = (N_("pending"), N_("accepted"), N_("rejected"))
 #: Build.status and build step values beyond the job ones, shown through `_(build.status)`, `_(step.status)`.
 BUILD_STATUSES = (N_("waiting"), N_("skipped"))
+#: Activation.via values, shown through `_(activation.via)`.
+ACTIVATION_VIAS = (N_("admin"), N_("api"), N_("cli"), N_("rollback"), N_("default"))
