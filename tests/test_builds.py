@@ -158,6 +158,10 @@ def test_a_build_of_two_classes_runs_through_to_a_model_and_activates_on_confirm
     assert view["status"] == "finished" and view["finished_at"]
     with app.app_context():
         assert db.session.get(ModelVersion, view["model_id"]).is_active
+        from webapp.models import Activation
+
+        switch = db.session.execute(db.select(Activation)).scalar_one()  # in the activation history, as the admin's
+        assert switch.model_version_id == view["model_id"] and switch.via == "admin" and switch.user.username == "admin"
 
 
 def test_a_build_waits_for_the_review_then_continues(db_app, db_admin):
