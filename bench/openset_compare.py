@@ -191,7 +191,7 @@ def compare(cache: Path, model_path: Path, rate: float) -> dict:
     data = {k: v.astype(np.float64) for k, v in np.load(cache / "openset_features.npz").items()}
     role = np.array([r["role"] for r in rows])
     label = np.array([r["label"] for r in rows])
-    tr, va, oos = role == "train", role == "val", role == "oos"
+    tr, va, oos, te = role == "train", role == "val", role == "oos", role == "test_in"
     oth_t, oth_s = role == "others_threshold", role == "others_scored"
     meta = torch.load(model_path, weights_only=True)["meta"]
     temperature = float(meta["calibration"]["temperature"])
@@ -233,7 +233,7 @@ def compare(cache: Path, model_path: Path, rate: float) -> dict:
         thr = float(shipped["threshold"]) if name.startswith("shipped") else threshold_for_rate(s[va], rate)
         thresholds[name] = thr
         table.append({"score": name, "val": flagged(s, thr, va), "others_threshold": flagged(s, thr, oth_t),
-                      "others_scored": flagged(s, thr, oth_s), "oos": flagged(s, thr, oos),
+                      "others_scored": flagged(s, thr, oth_s), "oos": flagged(s, thr, oos), "test_in": flagged(s, thr, te),
                       "auroc_val_vs_others_threshold": auroc(s[va], s[oth_t])})
 
     # Validation photos share the training photos' sources: their neighbours are closer than a user's
@@ -248,7 +248,7 @@ def compare(cache: Path, model_path: Path, rate: float) -> dict:
             name = f"kNN {title}, k={k}, threshold from val by the {k + margin}th neighbour"
             scores[name], thresholds[name] = s, thr
             table.append({"score": name, "val": flagged(s, thr, va), "others_threshold": flagged(s, thr, oth_t),
-                          "others_scored": flagged(s, thr, oth_s), "oos": flagged(s, thr, oos),
+                          "others_scored": flagged(s, thr, oth_s), "oos": flagged(s, thr, oos), "test_in": flagged(s, thr, te),
                           "auroc_val_vs_others_threshold": auroc(s[va], s[oth_t])})
 
     # Mean-centred kNN with the margin rule, on fine-tuned and on frozen features (bank of 120 per class
@@ -264,7 +264,7 @@ def compare(cache: Path, model_path: Path, rate: float) -> dict:
                 name += " (ml.openset.fit_open_set now)"
             scores[name], thresholds[name] = s, thr
             table.append({"score": name, "val": flagged(s, thr, va), "others_threshold": flagged(s, thr, oth_t),
-                          "others_scored": flagged(s, thr, oth_s), "oos": flagged(s, thr, oos),
+                          "others_scored": flagged(s, thr, oth_s), "oos": flagged(s, thr, oos), "test_in": flagged(s, thr, te),
                           "auroc_val_vs_others_threshold": auroc(s[va], s[oth_t])})
 
     # "Unknown if either says so", each threshold at half the known-rate budget.
@@ -273,7 +273,7 @@ def compare(cache: Path, model_path: Path, rate: float) -> dict:
         ta, tb = threshold_for_rate(sa[va], rate / 2), threshold_for_rate(sb[va], rate / 2)
         flags = (sa > ta) | (sb > tb)
         table.append({"score": title, "val": float(flags[va].mean()), "others_threshold": float(flags[oth_t].mean()),
-                      "others_scored": float(flags[oth_s].mean()), "oos": float(flags[oos].mean()),
+                      "others_scored": float(flags[oth_s].mean()), "oos": float(flags[oos].mean()), "test_in": float(flags[te].mean()),
                       "auroc_val_vs_others_threshold": float("nan")})
 
     either("kNN frozen pooled features, k=5", "fine-tuned max softmax (MSP)", "either: kNN frozen k=5 or MSP (half budget each)")
@@ -283,11 +283,11 @@ def compare(cache: Path, model_path: Path, rate: float) -> dict:
 
     print(f"\nthreshold at {rate:.0%} of the {va.sum()} validation photos (training sources); "
           f"others/: {oth_t.sum()} threshold-half, {oth_s.sum()} scored-half; {oos.sum()} out-of-source known photos\n")
-    print(f"{'score':92} {'val':>6} {'oth thr':>8} {'OTH SCORED':>10} {'OOS known':>9} {'AUROC':>6}")
+    print(f"{'score':92} {'val':>6} {'oth thr':>8} {'OTH SCORED':>10} {'OOS known':>9} {'in-src test':>11} {'AUROC':>6}")
     for r in table:
         print(f"{r['score'][:92]:92} {r['val']:6.1%} {r['others_threshold']:8.1%} {r['others_scored']:10.1%} "
-              f"{r['oos']:9.1%} {r['auroc_val_vs_others_threshold']:6.3f}")
-    return {"rate": rate, "counts": {"train": int(tr.sum()), "val": int(va.sum()), "oos": int(oos.sum()),
+              f"{r['oos']:9.1%} {r['test_in']:11.1%} {r['auroc_val_vs_others_threshold']:6.3f}")
+    return {"rate": rate, "counts": {"train": int(tr.sum()), "val": int(va.sum()), "oos": int(oos.sum()), "test_in": int(te.sum()),
                                      "others_threshold": int(oth_t.sum()), "others_scored": int(oth_s.sum())},
             "table": table, "notes": notes, "machine": machine()}
 
