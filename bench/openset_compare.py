@@ -185,7 +185,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
 def compare(cache: Path, model_path: Path, rate: float) -> dict:
     import torch
 
-    from ml.openset import SHIFT_MARGIN, auroc, decode_bank, fit_open_set, threshold_for_rate, unknown_scores
+    from ml.openset import SHIFT_MARGIN, auroc, fit_open_set, threshold_for_rate, unknown_scores
 
     rows = json.loads((cache / "catalogue.json").read_text(encoding="utf-8"))
     data = {k: v.astype(np.float64) for k, v in np.load(cache / "openset_features.npz").items()}
@@ -196,12 +196,13 @@ def compare(cache: Path, model_path: Path, rate: float) -> dict:
     meta = torch.load(model_path, weights_only=True)["meta"]
     temperature = float(meta["calibration"]["temperature"])
     shipped = meta["open_set"]
-    shipped_bank = decode_bank(shipped["bank"]).astype(np.float64)
 
     scores: dict[str, np.ndarray] = {}
     notes: dict[str, str] = {}
-    # The shipped check, exactly: its stored bank, k, threshold (the margin rule); listed for reference.
-    scores["shipped: kNN fine-tuned features (stored threshold)"] = knn_score(shipped_bank, data["ft"], int(shipped["k"]))
+    # The shipped check, exactly: its stored bank (and centre), k, threshold; listed for reference.
+    centred = ", mean-centred" if shipped.get("centred") else ""
+    scores[f"shipped: kNN fine-tuned features{centred}, margin {shipped.get('margin')} (stored threshold)"] = unknown_scores(
+        data["logits"], data["ft"], shipped)
     z = data["logits"] / temperature
     scores["fine-tuned max softmax (MSP)"] = -softmax(z).max(1)
     m = z.max(1, keepdims=True)
