@@ -80,6 +80,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/explain.py
 	$(BIN)/python bench/report.py
 
 # The offline desktop client (PyQt5). Its own small requirements file: no torch needed with ONNX models.
@@ -107,5 +108,5 @@ clean:
 BABEL_KEYWORDS := lazy_gettext tr t
 translations: $(RUNTIME_STAMP)
 	$(BIN)/pybabel extract -F babel.cfg $(addprefix -k ,$(BABEL_KEYWORDS)) --no-wrap --sort-by-file -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap --ignore-obsolete
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap --ignore-obsolete --no-fuzzy-matching
 	$(BIN)/pybabel compile -d translations --statistics

@@ -4,8 +4,8 @@
     .venv/bin/python bench/gpu_check.py --dataset ../shared/datasets/animals5 --per-class 60
 
 For every device (cpu, cuda in mixed precision, cuda in float32; a device this machine lacks is
-skipped with a line saying why) it runs, on the same split and seed: `ml.train` linear probe
-(`--linear-epochs`), `ml.train` fine-tuning for `--finetune-epochs` (1), and `ml.evaluate` of the
+skipped with a line saying why) it runs, on the same split and seed: `ml.training` linear probe
+(`--linear-epochs`), `ml.training` fine-tuning for `--finetune-epochs` (1), and `ml.evaluate` of the
 fine-tuned model on the test part (torch backend). Times include decoding/caching the pictures,
 which stays on the CPU. Prints a table (seconds, speed-up against the CPU in the same run, test
 accuracy and its difference from the CPU's); writes bench/results/gpu_check.json.
@@ -30,7 +30,7 @@ from ml.dataset import list_class_files, list_classes, split  # noqa: E402
 from ml.device import pick_device  # noqa: E402
 from ml.errors import MLError  # noqa: E402
 from ml.evaluate import evaluate  # noqa: E402
-from ml.train import TrainConfig, train  # noqa: E402
+from ml.training import TrainConfig, train  # noqa: E402
 from webapp.cli.console import table  # noqa: E402
 
 #: Device runs: name in the table -> (device asked for, mixed precision).

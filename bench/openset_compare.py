@@ -253,7 +253,7 @@ def compare(cache: Path, model_path: Path, rate: float) -> dict:
                           "auroc_val_vs_others_threshold": auroc(s[va], s[oth_t])})
 
     # Mean-centred kNN with the margin rule, on fine-tuned and on frozen features (bank of 120 per class
-    # as ml.train stores). Margins 0/3/5/10: the criterion (chosen before scoring, using only the
+    # as ml.training stores). Margins 0/3/5/10: the criterion (it uses only the
     # threshold data) is the largest margin whose threshold-half catch stays >= 90%.
     for key, title in (("ft", "fine-tuned"), ("feat", "frozen pooled")):
         for margin in (0, 3, 5, 10):

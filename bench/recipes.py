@@ -100,11 +100,11 @@ def _onnx_session(model, size: int):
 
 def extract(arch: str, rows: list[dict], views: int = len(VIEWS)) -> None:
     """Pooled features and ImageNet logits of every view of every photo, saved as one .npz."""
-    import torch
     from tqdm import tqdm
 
     from ml.images import ImageError, load_image
     from ml.models import LITE_STAGE_DEPTHS, _read_state_dict, get_arch, lite_package_weights, map_lite_keys
+    from ml.transforms import normalise
 
     size = BACKBONES[arch]
     variant = int(arch[-1])
@@ -115,8 +115,6 @@ def extract(arch: str, rows: list[dict], views: int = len(VIEWS)) -> None:
     model.eval()
     session = _onnx_session(model, size)
     spec = get_arch(arch)
-    mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
-    std = torch.tensor(spec.std).view(1, 3, 1, 1)
     rng = np.random.default_rng(0)
     feats, logits, ok = [], [], []
     for row in tqdm(rows, desc=arch, unit="photo"):
@@ -130,8 +128,7 @@ def extract(arch: str, rows: list[dict], views: int = len(VIEWS)) -> None:
             # What the loader does for the model anyway: work at about twice the input size.
             scale = 2 * size / min(img.size)
             img = img.resize((round(img.size[0] * scale), round(img.size[1] * scale)), reducing_gap=2.0)
-        x = torch.from_numpy(np.stack(_views(img, size, rng, views))).permute(0, 3, 1, 2).float().div(255)
-        f, z = session.run(None, {"x": ((x - mean) / std).numpy()})
+        f, z = session.run(None, {"x": normalise(np.stack(_views(img, size, rng, views)), spec.mean, spec.std)})
         feats.append(f.astype(np.float16))
         logits.append(z.astype(np.float16))
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,7 @@ def fit_head(x: np.ndarray, y: np.ndarray, weight_decay: float, epochs: int = 30
 
 
 def fit_head_adam(x: np.ndarray, y: np.ndarray, weight_decay: float = 1e-4, epochs: int = 30, smoothing: float = 0.0):
-    """The product's linear probe: AdamW 1e-3, batch 32, cosine schedule (ml.train defaults)."""
+    """The product's linear probe: AdamW 1e-3, batch 32, cosine schedule (ml.training defaults)."""
     torch.manual_seed(0)
     xt = torch.from_numpy(x.astype(np.float32))
     yt = torch.from_numpy(y.astype(np.int64))

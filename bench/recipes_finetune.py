@@ -76,6 +76,7 @@ def cache_maps(model, rows, views: int) -> tuple[np.ndarray, np.ndarray]:
 
     from bench.recipes import _views
     from ml.images import ImageError, load_image
+    from ml.transforms import normalise
 
     buf = io.BytesIO()
     with warnings.catch_warnings():
@@ -93,8 +94,8 @@ def cache_maps(model, rows, views: int) -> tuple[np.ndarray, np.ndarray]:
             ok.append(False)
             continue
         ok.append(True)
-        x = np.stack(_views(img, 260, rng, 3)[:views]).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
-        maps.append(session.run(None, {"x": ((x - 0.5) / 0.5).astype(np.float32)})[0].astype(np.float16))
+        x = normalise(np.stack(_views(img, 260, rng, 3)[:views]), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+        maps.append(session.run(None, {"x": x})[0].astype(np.float16))
     return np.stack(maps), np.array(ok)
 
 
@@ -120,7 +121,7 @@ def main() -> None:
     dev_maps, ok = cache_maps(model, dev_rows, 1)
     dev_y = np.array([CLASSES.index(r["label"]) for r, good in zip(dev_rows, ok) if good])
     top = Top(model).eval()
-    # LP: the head alone on pooled features of both views (what ml.train's linear mode does).
+    # LP: the head alone on pooled features of both views (what ml.training's linear mode does).
     with torch.inference_mode():
         feats = torch.cat([top.features(torch.from_numpy(train_maps[i : i + 64].reshape(-1, *train_maps.shape[2:])
                                                           .astype(np.float32))) for i in range(0, len(train_maps), 64)])

@@ -126,7 +126,24 @@ def serve_section(data: dict) -> str:
     return "\n\n".join(parts)
 
 
-SECTIONS = {"predict": predict_section, "train": train_section, "crawl": crawl_section, "serve": serve_section}
+def explain_section(data: dict) -> str:
+    load = data.get("machine", {})
+    rows = [[r["case"], r["ms"], f"{r['x_vs_onnx_predict']}×"] for r in data["rows"]]
+    return "\n\n".join([
+        "## Why this answer: a Grad-CAM heat map vs a plain prediction (same model, same photos)",
+        f"`.venv/bin/python bench/explain.py` — model `{Path(str(data.get('model'))).name}` ({data.get('arch')}, "
+        f"{data.get('input_size')} px), {data.get('photos')} decoded once, medians of {data.get('repeat')} calls per "
+        f"photo, the paths taking turns on each photo; torch and onnxruntime {load.get('torch_threads')} thread(s) "
+        f"each; load average before/after {_loads(load.get('load_average_before'))} / "
+        f"{_loads(load.get('load_average'))} on {os.cpu_count()} cores. Ratios are against `Predictor.classify` on "
+        "the ONNX export (what the web app and the desktop answer with). The heat map is a forward and a backward "
+        "pass of the eager model plus the PNG overlay, computed only when a person asks.",
+        md_table(["path", "per photo (ms)", "vs Predictor (onnx)"], rows),
+        f"The heat map explained the served answer's class on {data.get('same_class_as_answer')} photos.",
+    ])
+
+
+SECTIONS = {"predict": predict_section, "train": train_section, "crawl": crawl_section, "serve": serve_section, "explain": explain_section}
 
 
 def main() -> None:

@@ -63,7 +63,7 @@ SHIPPED_MODEL = ROOT / "models" / "default" / "animals5.pt"
 def synthetic_model(work: Path) -> Path:
     """A ResNet-18 at 224 px trained one epoch on generated pictures (realistic cost, no download)."""
     from ml.dataset import split
-    from ml.train import TrainConfig, train
+    from ml.training import TrainConfig, train
     from tests.imagegen import make_dataset
 
     root = make_dataset(work / "dataset", {"猫": 12, "狗": 12, "牛": 12}, coloured=True)

@@ -8,8 +8,8 @@ split with seed 0; the same 90% of train.txt for learning in every run), same te
   baseline (original-style)  whole network, Adam, head lr 1e-3 / backbone 1e-4, every picture
                              decoded and resized again in every epoch (torchvision transforms on
                              PIL images, DataLoader), as the original train.py did
-  ours: finetune             `ml.train` --mode finetune, same epochs: pictures decoded once and cached
-  ours: linear               `ml.train` --mode linear: frozen backbone, head on cached features
+  ours: finetune             `ml.training` --mode finetune, same epochs: pictures decoded once and cached
+  ours: linear               `ml.training` --mode linear: frozen backbone, head on cached features
 
 Prints a table (wall time, ratio vs baseline, test accuracy); writes bench/results/train.json.
 """
@@ -34,7 +34,9 @@ from torchvision import transforms  # noqa: E402
 from bench.common import machine, write_result  # noqa: E402
 from ml.dataset import read_split, split  # noqa: E402
 from ml.models import backbone_parameters, build_model, get_arch, head_of  # noqa: E402
-from ml.train import TrainConfig, holdout, seed_everything, train  # noqa: E402
+from ml.training import TrainConfig, train  # noqa: E402
+from ml.training.data import holdout  # noqa: E402
+from ml.training.run import seed_everything  # noqa: E402
 from webapp.cli.console import table  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets" / "animals5"
@@ -94,7 +96,7 @@ def baseline(root: Path, arch: str, epochs: int, batch: int, seed: int, val_frac
 
 
 def ours(root: Path, out: Path, arch: str, mode: str, epochs: int, batch: int, seed: int, val_fraction: float) -> dict:
-    """One `ml.train` run; time includes decoding/caching and the final test evaluation."""
+    """One `ml.training` run; time includes decoding/caching and the final test evaluation."""
     cfg = TrainConfig(arch=arch, pretrained="imagenet", mode=mode, epochs=epochs, batch_size=batch, seed=seed,
                       val_fraction=val_fraction, name=f"bench-{mode}")
     started = time.perf_counter()

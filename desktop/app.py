@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PyQt5.QtCore import QLocale
 
+from ml.explain import torch_available
+
 from .controller import Controller
 from .i18n import LANGUAGES, language_for_locale
 from .settings import Settings
@@ -24,6 +26,7 @@ def wire(window: MainWindow, controller: Controller) -> None:
     window.image_chosen.connect(controller.open_image)
     window.image_pasted.connect(lambda data: controller.open_image_bytes(data, "clipboard"))
     window.recognise_requested.connect(controller.recognise)
+    window.heatmap_requested.connect(controller.toggle_heatmap)
     window.auto_recognise_toggled.connect(controller.set_auto_recognise)
     window.model_chosen.connect(controller.open_model)
     window.folder_chosen.connect(controller.run_batch)
@@ -39,6 +42,8 @@ def wire(window: MainWindow, controller: Controller) -> None:
     controller.image_changed.connect(window.show_image)
     controller.result_ready.connect(window.show_result)
     controller.result_cleared.connect(window.clear_result)
+    controller.heatmap_ready.connect(window.show_heatmap)
+    controller.heatmap_hidden.connect(window.hide_heatmap)
     controller.can_recognise.connect(window.set_can_recognise)
     controller.status.connect(window.show_status)
     controller.error.connect(window.show_error)
@@ -48,6 +53,13 @@ def wire(window: MainWindow, controller: Controller) -> None:
     controller.batch_progress.connect(window.batch.set_progress)
     controller.batch_running.connect(window.batch.set_running)
     controller.batch_done.connect(window.batch.summary_label.setText)
+
+    def refresh_why(*_) -> None:
+        window.set_why_state(not torch_available(), controller.explain_unavailable())
+
+    controller.model_changed.connect(refresh_why)
+    controller.language_changed.connect(refresh_why)
+    refresh_why()
 
 
 def build(settings: Settings | None = None, lang: str | None = None) -> tuple[MainWindow, Controller]:

@@ -17,6 +17,7 @@ from PyQt5.QtGui import QImage
 from ml.images import load_image
 
 from . import batch as batchlib
+from . import heatmap
 from .i18n import N_, error_text, tr
 from .models import find_model
 from .settings import Settings
@@ -99,6 +100,8 @@ class Controller(QObject):
     image_changed = pyqtSignal(QImage)
     result_ready = pyqtSignal(object)  # ResultView
     result_cleared = pyqtSignal()
+    heatmap_ready = pyqtSignal(object)  # heatmap.HeatMapView, drawn over the picture
+    heatmap_hidden = pyqtSignal()  # back to the photo
     can_recognise = pyqtSignal(bool)
     status = pyqtSignal(str)
     error = pyqtSignal(str, str)  # title, message
@@ -118,6 +121,8 @@ class Controller(QObject):
         self.model_text = ""
         self.image: LoadedImage | None = None
         self.result: ResultView | None = None
+        self.heatmap: heatmap.HeatMapView | None = None  # made for the current picture and model
+        self.heatmap_shown = False
         self.batch_results: list[batchlib.BatchRow] = []
         self._batch: BatchWorker | None = None
         self._image_serial = 0
@@ -210,6 +215,7 @@ class Controller(QObject):
         self.status.emit(self.t("Model loaded: %(name)s", name=self.model_text))
         self.result = None
         self.result_cleared.emit()
+        self._forget_heatmap()
         self._update_ready()
         if self.image is not None and self.settings.auto_recognise:
             self.recognise()
@@ -241,6 +247,7 @@ class Controller(QObject):
         self.image = loaded
         if path:
             self.settings.last_image = path
+        self._forget_heatmap()
         self.image_changed.emit(loaded.preview)
         self.result = None
         self.result_cleared.emit()
@@ -296,6 +303,65 @@ class Controller(QObject):
 
     def _recognise_failed(self, exc) -> None:
         self._fail(N_("Recognition failed"), exc)
+
+    # --- why this answer ------------------------------------------------------------------------
+    def explain_unavailable(self) -> str:
+        """Why "Why?" cannot work here, in the current language ("" when it can)."""
+        reason = heatmap.unavailable_reason(self.predictor)
+        return self.t(reason) if reason else ""
+
+    def toggle_heatmap(self) -> None:
+        """Show the heat map over the picture (made in the background the first time), or the photo again."""
+        if self.heatmap_shown:
+            self.heatmap_shown = False
+            if self.image is not None:
+                self.image_changed.emit(self.image.preview)
+            self.heatmap_hidden.emit()
+            return
+        if self.predictor is None or self.image is None:
+            self.error.emit(self.t("Cannot explain this answer"), self.t("Open a model and an image first."))
+            return
+        reason = self.explain_unavailable()
+        if reason:
+            self.error.emit(self.t("Cannot explain this answer"), reason)
+            return
+        if self.heatmap is not None:
+            self._draw_heatmap()
+            return
+        predictor, image = self.predictor, self.image.image
+        top = self.result.rows[0][1] if self.result and self.result.rows else None
+        index = predictor.classes.index(top) if top in predictor.classes else None
+        self.status.emit(self.t("Working out why…"))
+        self._run(lambda: heatmap.make_heatmap(predictor, image, index), self._heatmap_made, self._heatmap_failed,
+                  tag=(self._image_serial, predictor))
+
+    def _heatmap_made(self, view) -> None:
+        serial, predictor = self.sender().tag
+        if serial != self._image_serial or predictor is not self.predictor:
+            return  # the picture or the model changed while it ran
+        self.heatmap = view
+        self._draw_heatmap()
+
+    def _draw_heatmap(self) -> None:
+        self.heatmap_shown = True
+        self.heatmap_ready.emit(self.heatmap)
+        self.status.emit(self.heatmap_caption())
+
+    def heatmap_caption(self) -> str:
+        """What the colours mean and how long the heat map took, in the current language."""
+        view = self.heatmap
+        return heatmap.caption(view, self.display_label(view.name), self.lang) if view else ""
+
+    def _heatmap_failed(self, exc) -> None:
+        self._fail(N_("Cannot explain this answer"), exc)
+
+    def _forget_heatmap(self) -> None:
+        was_shown = self.heatmap_shown
+        self.heatmap, self.heatmap_shown = None, False
+        if was_shown:
+            if self.image is not None:
+                self.image_changed.emit(self.image.preview)
+            self.heatmap_hidden.emit()
 
     # --- batch ----------------------------------------------------------------------------------
     def run_batch(self, folder: str) -> None:

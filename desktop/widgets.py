@@ -237,8 +237,12 @@ class SinglePanel(QWidget):
         self.recognise_button = QPushButton()
         self.recognise_button.setDefault(True)
         self.recognise_button.setEnabled(False)
+        self.why_button = QPushButton()  # "Why?": the heat map over the picture, toggled
+        self.why_button.setCheckable(True)
+        self.why_button.setEnabled(False)
+        self.needs_torch = False  # set by the window: the button then says the heat map needs torch
         self.auto_check = QCheckBox()
-        for w in (self.open_button, self.paste_button, self.recognise_button, self.auto_check):
+        for w in (self.open_button, self.paste_button, self.recognise_button, self.why_button, self.auto_check):
             side.addWidget(w)
         self.result_panel = ResultPanel()
         side.addWidget(self.result_panel)
@@ -252,9 +256,19 @@ class SinglePanel(QWidget):
         self.open_button.setText(tr("Open image", lang))
         self.paste_button.setText(tr("Paste", lang))
         self.recognise_button.setText(tr("Recognise it", lang))
+        self.retranslate_why(lang)
         self.auto_check.setText(tr("Recognise right after loading", lang))
         self.result_panel.setTitle(tr("Result", lang))
         self.result_panel.placeholder.setText(tr("No result yet.", lang))
         self.image_view.show_hint(
             tr("Drop a picture here, paste one (Ctrl+V), or click “Open image”.", lang)
         )
+
+    def retranslate_why(self, lang: str) -> None:
+        """The "Why?" button's text: back to the photo while the heat map shows; says so when torch is missing."""
+        if self.why_button.isChecked():
+            self.why_button.setText(tr("Show the photo", lang))
+        elif self.needs_torch:
+            self.why_button.setText(tr("Why? (needs torch)", lang))
+        else:
+            self.why_button.setText(tr("Why?", lang))

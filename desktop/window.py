@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
     image_chosen = pyqtSignal(str)
     image_pasted = pyqtSignal(bytes)
     recognise_requested = pyqtSignal()
+    heatmap_requested = pyqtSignal()
     auto_recognise_toggled = pyqtSignal(bool)
     model_chosen = pyqtSignal(str)
     folder_chosen = pyqtSignal(str)
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self.model_text = ""
+        self.heatmap_on = False
         self.retranslate(lang)
 
     # --- construction ---------------------------------------------------------------------------
@@ -103,6 +105,8 @@ class MainWindow(QMainWindow):
         s.paste_button.clicked.connect(self.paste)
         self.paste_action.triggered.connect(self.paste)
         s.recognise_button.clicked.connect(self.recognise_requested)
+        # The controller decides what a press means (make, show or hide the heat map); the button follows it.
+        s.why_button.clicked.connect(self._on_why)
         self.recognise_action.triggered.connect(self.recognise_requested)
         s.auto_check.toggled.connect(self.auto_recognise_toggled)
         self.model_action.triggered.connect(self.ask_and_open_model)
@@ -148,11 +152,33 @@ class MainWindow(QMainWindow):
             result.rows, tr("Took %(ms).0f ms", self.lang, ms=result.elapsed_ms), result.unknown, result.note
         )
 
+    def show_heatmap(self, view) -> None:
+        """Draw the heat map over the picture; the button now goes back to the photo."""
+        self.single.image_view.show_image(view.image)
+        self._sync_why(True)
+
+    def hide_heatmap(self) -> None:
+        self._sync_why(False)
+
+    def _sync_why(self, shown: bool | None = None) -> None:
+        button = self.single.why_button
+        button.setChecked(self.heatmap_on if shown is None else shown)
+        if shown is not None:
+            self.heatmap_on = shown
+        self.single.retranslate_why(self.lang)
+
+    def set_why_state(self, needs_torch: bool, reason: str) -> None:
+        """Say on the button when this install cannot make heat maps, and why in its tooltip."""
+        self.single.needs_torch = needs_torch
+        self.single.why_button.setToolTip(reason or tr("Show which parts of the picture the answer came from (a heat map).", self.lang))
+        self.single.retranslate_why(self.lang)
+
     def clear_result(self) -> None:
         self.single.result_panel.clear()
 
     def set_can_recognise(self, ok: bool) -> None:
         self.single.recognise_button.setEnabled(ok)
+        self.single.why_button.setEnabled(ok)
         self.recognise_action.setEnabled(ok)
 
     def show_status(self, text: str) -> None:
@@ -210,6 +236,10 @@ class MainWindow(QMainWindow):
         self.ask_and_open_model()
 
     # --- requests ---------------------------------------------------------------------------------
+    def _on_why(self) -> None:
+        self._sync_why()  # undo the button's own toggle: it shows what the controller draws
+        self.heatmap_requested.emit()
+
     def _on_open_image(self) -> None:
         path = self.ask_open_image(self.start_dir("image"))
         if path:

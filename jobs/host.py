@@ -1,5 +1,8 @@
 """The small interface a job reports through, and how a job finds the one that enqueued it.
 
+Whether the job's worker lives is RQ's business (its job heartbeats and StartedJobRegistry), and
+live progress is RQ's `job.meta`: a host only records what the product keeps after RQ forgets.
+
 A job never imports the program that runs it. Whoever enqueues a job names, in the job's
 `meta["host"]`, a class implementing `JobHost` by dotted path ("package.module.Class"); the worker
 imports that class and opens one host per job. The web app's host is `webapp.job_adapter.WebJobHost`
@@ -28,27 +31,20 @@ class JobHost(Protocol):
     """
 
     job_id: str
-    #: Seconds one `beat()` keeps the job counted as alive.
-    heartbeat_ttl: float
 
     def setting(self, key: str) -> Any:
         """One configuration value (DATA_DIR, MODEL_DIR, CRAWL_OPTIONS, CRAWL_BASE_URL)."""
 
     # -- reporting --------------------------------------------------------------------------------
     def report(self, **fields: Any) -> None:
-        """Record the job's state: status, stage, progress, result, error_code, error, traceback, log."""
+        """Record the job's state: "running" once at the start, then once at the end the final status with
+        stage, progress, result, error_code, error, traceback and log (live progress goes to `job.meta` only)."""
 
     def discard(self) -> None:
         """Drop half-written record changes after a failure, before the failure is reported."""
 
     def cancel_requested(self) -> bool:
         """True once someone asked this job to stop."""
-
-    def beat(self) -> None:
-        """Say the job's worker is alive, for the next `heartbeat_ttl` seconds (called from a thread)."""
-
-    def end(self) -> None:
-        """Stop saying the job is alive (it has ended)."""
 
     # -- the product's records --------------------------------------------------------------------
     def record_dataset(self, name: str, *, fingerprint: str | None = None, **summary: Any) -> None:

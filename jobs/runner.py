@@ -1,12 +1,13 @@
-"""What every job shares: progress into job.meta and its host, cancel, heartbeat, failures.
+"""What every job shares: live progress in job.meta, the final record through its host, cancel, failures.
 
-The host (see `jobs.host`) is whatever enqueued the job: the web app's job row, Redis keys and
-registry for web jobs. This module never imports the web app.
+While a job runs, its progress, stage and log tail live in RQ's `job.meta` only (the web app reads
+them from there). The host (see `jobs.host`) hears "running" once at the start and the outcome once at
+the end. Whether the worker is alive is RQ's job: the worker heartbeats every job it runs
+(`job.last_heartbeat`, its StartedJobRegistry). This module never imports the web app.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -20,8 +21,8 @@ from ml.progress import Progress
 
 from .host import JobHost, open_host
 
-#: Seconds between host writes of progress (job.meta is written as often; it is cheap).
-DB_EVERY = 1.0
+#: Seconds between two writes of job.meta within one stage (a new stage or the last step is written at once).
+META_EVERY = 0.2
 #: Seconds between two looks at the cancel flag.
 CANCEL_EVERY = 0.5
 LOG_LINES = 200
@@ -34,41 +35,47 @@ class JobContext:
         self.host = host
         self.job_id = job_id
         self.rq_job = get_current_job()
-        self._ttl = float(host.heartbeat_ttl)
-        self._last_db = 0.0
-        self._last_stage: str | None = None
+        self._last_meta = 0.0
+        self._progress: Progress | None = None
         self._last_cancel_check = 0.0
         self._cancelled = False
-        self._stop_beat = threading.Event()
-        self._beat: threading.Thread | None = None
         self.log_lines: list[str] = []
 
-    def _update(self, **fields: Any) -> None:
+    def _save_meta(self) -> None:
+        """Write the live state (progress record, log tail) to job.meta."""
+        self._last_meta = time.monotonic()
+        if self.rq_job is not None:
+            if self._progress is not None:
+                self.rq_job.meta["progress"] = self._progress.as_dict()
+            self.rq_job.meta["log"] = self.log_lines[-LOG_LINES:]
+            self.rq_job.save_meta()
+
+    def _record(self, **fields: Any) -> None:
+        """The one write of the outcome to the host: status and the final stage, progress and log."""
+        p = self._progress
         log = "\n".join(self.log_lines[-LOG_LINES:]) + ("\n" if self.log_lines else "")
-        self.host.report(**fields, log=log)
+        fields.setdefault("progress", min(max(p.fraction, 0.0), 1.0) if p else 0.0)
+        self.host.report(stage=p.stage if p else None, **fields, log=log)
 
     # -- callbacks for ml -------------------------------------------------------------------------
     def log(self, line: str) -> None:
-        """Append one line to the job's log tail (DB and job.meta)."""
+        """Append one line to the job's log tail (job.meta while it runs, the record at the end)."""
         self.log_lines.append(f"{time.strftime('%H:%M:%S')} {line}")
         del self.log_lines[:-LOG_LINES]
 
     def on_progress(self, p: Progress) -> None:
-        """Write a progress record to job.meta always, to the DB at most once a second or on a new stage."""
-        now = time.monotonic()
-        new_stage = p.stage != self._last_stage
+        """Write a progress record to job.meta: at once on a new stage or the last step, else at most 5 times a second."""
+        new_stage = self._progress is None or p.stage != self._progress.stage
         if new_stage:
             self.log(f"{p.stage}: started ({p.total} steps)")
-            self._last_stage = p.stage
-        if self.rq_job is not None:
-            self.rq_job.meta["progress"] = p.as_dict()
-            self.rq_job.save_meta()
-        if new_stage or now - self._last_db >= DB_EVERY or (p.total and p.done >= p.total):
-            self._last_db = now
+        done = bool(p.total and p.done >= p.total)
+        if done:
             numbers = {k: v for k, v in p.info.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
-            if numbers and (p.total and p.done >= p.total):
+            if numbers:
                 self.log(f"{p.stage}: done {numbers}")
-            self._update(stage=p.stage, progress=min(max(p.fraction, 0.0), 1.0))
+        self._progress = p
+        if new_stage or done or time.monotonic() - self._last_meta >= META_EVERY:
+            self._save_meta()
 
     def should_stop(self) -> bool:
         """True once an admin pressed Cancel (checked at most twice a second)."""
@@ -79,48 +86,33 @@ class JobContext:
         return self._cancelled
 
     # -- lifecycle --------------------------------------------------------------------------------
-    def _heartbeat(self) -> None:
-        while not self._stop_beat.is_set():
-            try:
-                self.host.beat()
-            except Exception:  # a Redis hiccup must not kill the job; reconcile tolerates one missed beat
-                pass
-            self._stop_beat.wait(max(self._ttl / 3, 0.2))
-
     def start(self) -> None:
-        """Say the job runs: first heartbeat, the heartbeat thread, status "running"."""
-        self.host.beat()
-        self._beat = threading.Thread(target=self._heartbeat, name="job-heartbeat", daemon=True)
-        self._beat.start()
+        """Record that the job runs (once; its progress then goes to job.meta)."""
         self.log("started")
-        self._update(status="running", stage="starting", progress=0.0)
+        self._save_meta()
+        self.host.report(status="running")
 
-    def stop_heartbeat(self) -> None:
-        """Stop the heartbeat thread and stop saying the job is alive."""
-        self._stop_beat.set()
-        if self._beat is not None:
-            self._beat.join(timeout=5)
-        self.host.end()
+    def _end(self, line: str, **fields: Any) -> None:
+        self.log(line)
+        self._save_meta()
+        self._record(**fields)
 
     def finish(self, result: dict) -> None:
         """Report success with the job's result."""
-        self.log("finished")
-        self._update(status="finished", progress=1.0, result=result)
+        self._end("finished", status="finished", progress=1.0, result=result)
 
     def cancelled(self) -> None:
         """Report that the job stopped because it was asked to."""
-        self.log("cancelled")
-        self._update(status="cancelled")
+        self._end("cancelled", status="cancelled")
 
     def fail(self, code: str, message: str, tb: str) -> None:
         """Drop half-written records, then report the failure with its code, message and traceback."""
         self.host.discard()
-        self.log(f"failed: {message}")
-        self._update(status="failed", error_code=code, error=message, traceback=tb)
+        self._end(f"failed: {message}", status="failed", error_code=code, error=message, traceback=tb)
 
 
 def run_job(body: Callable[[JobContext], dict]) -> dict:
-    """Run `body(ctx)` as the current RQ job: status, progress, heartbeat, cancel and failure bookkeeping."""
+    """Run `body(ctx)` as the current RQ job: status, progress, cancel and failure bookkeeping."""
     rq_job = get_current_job()
     if rq_job is None:
         raise RuntimeError("run_job must be called by an RQ worker")
@@ -144,5 +136,3 @@ def run_job(body: Callable[[JobContext], dict]) -> dict:
         else:
             ctx.finish(result)
             return result
-        finally:
-            ctx.stop_heartbeat()

@@ -1,7 +1,7 @@
 """The names a person may choose for training, torch-free, so the web process can validate forms.
 
 `ml.models` builds its registry in the order of `ARCH_NAMES` (and fails at import when one has no
-builder); `ml.train` and `ml.device` check settings against these same tuples. The web app and the
+builder); `ml.training` and `ml.device` check settings against these same tuples. The web app and the
 CLI import this module to offer and validate choices without importing torch.
 """
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .calibration import expected_calibration_error, top1
-from .dataset.layout import list_class_files, list_classes, read_split, require_dataset
+from .dataset.layout import check_classes_on_disk, list_class_files, list_classes, read_split, require_dataset
 from .dataset.sources import SOURCES_FILE, UNLISTED, read_sources
 from .errors import DatasetError
 
@@ -46,7 +46,6 @@ class EvalSet:
 def split_part(root: str | os.PathLike, part: str, model_classes: Sequence[str]) -> EvalSet:
     """The rows of one split part; the dataset's classes must be the model's, in the same order."""
     from .artifact import ModelError
-    from .train_cache import check_classes_on_disk
 
     base = require_dataset(root)
     classes, rows = read_split(base, part)

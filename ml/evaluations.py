@@ -60,4 +60,47 @@ def summarise_evaluations(model_path: str | os.PathLike) -> dict[str, Any]:
     return {k: out[k] for k in (*KINDS, "unknown") if k in out}
 
 
-__all__ = ["summarise_evaluations"]
+def evaluation_reports(model_path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """The whole reports behind the summary, `{"out_of_source": report, "in_source": report}` (those present)."""
+    path = Path(model_path)
+    out: dict[str, dict[str, Any]] = {}
+    for kind, quality in summarise_evaluations(path).items():
+        if kind in KINDS:
+            report = _read(path.parent / quality["report"])
+            if report:
+                out[kind] = report
+    return out
+
+
+def per_class_by_kind(model_path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """`{"out_of_source": per_class, "in_source": per_class}` from the same reports as the summary."""
+    return {kind: report["per_class"] for kind, report in evaluation_reports(model_path).items()
+            if isinstance(report.get("per_class"), dict)}
+
+
+def misclassified_files(model_path: str | os.PathLike, dataset_root: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """`{relative path: {"label", "predicted", "confidence"}}` for the pictures of `dataset_root` that the
+    evaluation reports beside `model_path` name as wrong ({} when no report scored that dataset)."""
+    path = Path(model_path)
+    stem = path.with_suffix("").name
+    try:
+        root = Path(dataset_root).resolve()
+    except OSError:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for report_path in sorted(path.parent.glob(f"{stem}*.metrics.json")):
+        report = _read(report_path)
+        if not report or not report.get("dataset"):
+            continue
+        try:
+            if Path(report["dataset"]).resolve() != root:
+                continue
+        except (OSError, TypeError):
+            continue
+        for item in report.get("misclassified") or []:
+            if isinstance(item, dict) and isinstance(item.get("file"), str):
+                out.setdefault(item["file"], {k: item.get(k) for k in ("label", "predicted", "confidence")})
+    return out
+
+
+__all__ = ["evaluation_reports", "misclassified_files", "per_class_by_kind", "summarise_evaluations"]

@@ -6,8 +6,10 @@ Torch is imported only when a heat map is asked for; without it `explain` raises
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -23,12 +25,20 @@ from .transforms import normalise, to_square_uint8
 
 _cache: dict[tuple, tuple[Any, dict]] = {}
 _lock = threading.Lock()
+#: The cached model is shared: its hook and its gradients serve one heat map at a time per process.
+_run_lock = threading.Lock()
 
 
 class NeedsTorch(MLError):
     """The heat map needs torch, which this install lacks."""
 
     code = "needs_torch"
+
+
+class Busy(MLError):
+    """Another heat map held the model for longer than the caller would wait."""
+
+    code = "busy"
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,13 @@ class ExplainResult:
     class_index: int
     label: str
     elapsed_ms: float
+
+
+def torch_available() -> bool:
+    """Whether torch can be imported here, found without importing it (a client asks before offering heat maps)."""
+    if "torch" in sys.modules:
+        return sys.modules["torch"] is not None  # None: imports of it are blocked
+    return importlib.util.find_spec("torch") is not None
 
 
 def _torch():
@@ -84,15 +101,33 @@ def overlay_png(pixels: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) ->
     return buf.getvalue()
 
 
-def explain(model_path: str | os.PathLike, image: Any, class_index: int | None = None) -> ExplainResult:
-    """Grad-CAM of `image` for `class_index` (None: the predicted class) with the model file at `model_path`."""
+def explain(model_path: str | os.PathLike, image: Any, class_index: int | None = None, *,
+            wait_s: float | None = None) -> ExplainResult:
+    """Grad-CAM of `image` for `class_index` (None: the predicted class) with the model file at `model_path`.
+
+    Heat maps run one at a time per process; `wait_s` bounds the wait for the one before (None: no
+    bound), after which `Busy` is raised.
+    """
     torch = _torch()
-    started = time.perf_counter()
-    model, meta = _load(model_path)
+    if not _run_lock.acquire(timeout=-1 if wait_s is None else max(0.0, wait_s)):
+        raise Busy("Too many heat maps are being made right now. Please try again in a moment.")
+    try:
+        started = time.perf_counter()
+        model, meta = _load(model_path)
+        size = int(meta["input_size"])
+        img = image if hasattr(image, "convert") else load_image(image, target=size)
+        pixels = to_square_uint8(img, size)
+        batch = torch.from_numpy(normalise(pixels[None], meta["mean"], meta["std"]))
+        heat, index = _gradcam(torch, model, meta, batch, class_index)
+        elapsed = (time.perf_counter() - started) * 1000.0
+    finally:
+        _run_lock.release()
+    return ExplainResult(heat, overlay_png(pixels, heat), index, list(meta["classes"])[index], elapsed)
+
+
+def _gradcam(torch: Any, model: Any, meta: dict, batch: Any, class_index: int | None) -> tuple[np.ndarray, int]:
+    """The normalised heat map at the input size and the explained class index (caller holds `_run_lock`)."""
     size = int(meta["input_size"])
-    img = image if hasattr(image, "convert") else load_image(image, target=size)
-    pixels = to_square_uint8(img, size)
-    batch = torch.from_numpy(normalise(pixels[None], meta["mean"], meta["std"]))
     layer = _target_layer(model, meta["arch"])
     saved: dict[str, Any] = {}
 
@@ -116,8 +151,7 @@ def explain(model_path: str | os.PathLike, image: Any, class_index: int | None =
     cam = torch.relu((weights * maps).sum(dim=1, keepdim=True))
     cam = torch.nn.functional.interpolate(cam, size=(size, size), mode="bilinear", align_corners=False)[0, 0]
     cam = cam.detach().numpy()
+    model.zero_grad(set_to_none=True)  # the weights' gradients are not needed between heat maps
     span = float(cam.max() - cam.min())
     heat = (cam - cam.min()) / span if span > 0 else np.zeros_like(cam)
-    elapsed = (time.perf_counter() - started) * 1000.0
-    return ExplainResult(heat.astype(np.float32), overlay_png(pixels, heat), index,
-                         list(meta["classes"])[index], elapsed)
+    return heat.astype(np.float32), index

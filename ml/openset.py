@@ -157,7 +157,7 @@ def flag_unknown(logits: np.ndarray, features: np.ndarray | None, meta: Mapping[
     return scores > float(params["threshold"]), scores
 
 
-#: Defaults of the open-set check fitted by `ml.train` (chosen on held-out sources: docs/model.md).
+#: Defaults of the open-set check fitted by `ml.training` (chosen on held-out sources: docs/model.md).
 KNN_K = 5
 BANK_PER_CLASS = 120
 UNKNOWN_RATE = 0.03

@@ -28,6 +28,7 @@ from .errors import MLError
 from .files import file_sha256, file_sha256_cached
 from .images import ImageSource, load_image
 from .openset import FEATURE_METHODS, METHODS, calibrated_probabilities, decode_bank, flag_unknown
+from .operations.export import onnx_paths
 from .transforms import normalise, to_square_uint8, top_k
 
 __all__ = ["BACKENDS", "ModelError", "Prediction", "Predictor", "file_sha256", "onnx_paths"]
@@ -95,12 +96,6 @@ def _usable_open_set(meta: dict[str, Any], has_features: bool) -> tuple[dict[str
     return ready, None
 
 
-def onnx_paths(model_path: str | os.PathLike) -> tuple[Path, Path]:
-    """Where the ONNX export of a model file and its JSON metadata live: `<stem>.onnx`, `<stem>.json`."""
-    path = Path(model_path)
-    return path.with_suffix(".onnx"), path.with_suffix(".json")
-
-
 def _onnxruntime_available() -> bool:
     try:
         import onnxruntime  # noqa: F401
@@ -142,8 +137,21 @@ def _choose_backend(pt: Path, onnx: Path, sidecar: Path, backend: str) -> str:
     return "torch"
 
 
+def _file_stamps(*paths: Path) -> tuple[tuple[int, int], ...]:
+    """(modification time, size) of each file; (0, 0) for one that is missing."""
+    stamps = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            stamps.append((0, 0))
+        else:
+            stamps.append((st.st_mtime_ns, st.st_size))
+    return tuple(stamps)
+
+
 class Predictor:
-    """A loaded classifier: thread-safe, shared per process through `Predictor.load`."""
+    """A loaded classifier: thread-safe, shared per process through `Predictor.load` (the one predictor cache)."""
 
     _cache: dict[tuple, Predictor] = {}
     _cache_lock = threading.Lock()
@@ -168,7 +176,12 @@ class Predictor:
     @classmethod
     def load(cls, path: str | os.PathLike, backend: str = "auto", threads: int | None = None,
              device: str = "cpu") -> Predictor:
-        """Load a model file once per process (cached by path, backend, threads, device and file times).
+        """The process's one loaded copy of a model file, loaded on first use and again when its files change.
+
+        The cache key is the path, backend, threads and device asked for, and the modification time and
+        size of the model file, its `.onnx` export and its `.json` metadata: a model replaced in place (or
+        exported after it was first loaded) is loaded again, and the old copy is dropped. Looking a
+        loaded model up costs three `stat` calls, so a server may call this on every request.
 
         `threads` caps onnxruntime's intra-op threads for this model (None: onnxruntime's default,
         one per core). A server answering several requests at once should pass 1: each request then
@@ -181,6 +194,20 @@ class Predictor:
         onnx, sidecar = onnx_paths(pt)
         if device != "cpu" and backend == "onnx":
             raise MLError(f"The ONNX backend runs on the CPU only; use the torch backend on {device}.", code="bad_backend")
+        request = (str(pt.resolve()), backend, threads, device)
+        key = (*request, _file_stamps(pt, onnx, sidecar))
+        cached = cls._cache.get(key)
+        if cached is not None:
+            return cached
+        with cls._cache_lock:
+            cached = cls._cache.get(key)
+            if cached is None:
+                cached = cls._open(pt, onnx, sidecar, backend, threads, device)
+                cls._cache = {k: v for k, v in cls._cache.items() if k[:4] != request} | {key: cached}
+            return cached
+
+    @classmethod
+    def _open(cls, pt: Path, onnx: Path, sidecar: Path, backend: str, threads: int | None, device: str) -> Predictor:
         chosen = _choose_backend(pt, onnx, sidecar, "torch" if device != "cpu" and backend == "auto" else backend)
         main = onnx if chosen == "onnx" else pt
         if not main.is_file():
@@ -189,15 +216,7 @@ class Predictor:
                     f"No ONNX export at {onnx}: run `flask export-onnx {pt}` first.", code="model_missing"
                 )
             raise ModelError(f"Model file not found: {pt}", code="model_missing")
-        stamp = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in (main, sidecar))
-        key = (str(main.resolve()), chosen, threads, device, stamp)
-        with cls._cache_lock:
-            cached = cls._cache.get(key)
-            if cached is None:
-                cached = cls._open_onnx(onnx, sidecar, threads) if chosen == "onnx" else cls._open_torch(pt, device)
-                cls._cache = {k: v for k, v in cls._cache.items() if k[:4] != key[:4]}
-                cls._cache[key] = cached
-            return cached
+        return cls._open_onnx(onnx, sidecar, threads) if chosen == "onnx" else cls._open_torch(pt, device)
 
     @classmethod
     def clear_cache(cls) -> None:

@@ -1,4 +1,4 @@
-"""Preprocessing shared by evaluation and prediction, in numpy/PIL only (no torch needed).
+"""Preprocessing shared by training, evaluation and prediction, in numpy/PIL only (no torch needed).
 
 Training, evaluation and both prediction backends resize the same way: shorter side to the model's
 input size, centre square cut out (`ml.images.center_square`), then normalised.
@@ -19,19 +19,29 @@ def to_square_uint8(img: Image.Image, size: int) -> np.ndarray:
     return np.asarray(center_square(img if img.mode == "RGB" else img.convert("RGB"), size), dtype=np.uint8)
 
 
-def normalise(batch_hwc: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+def normalise(batch_hwc: np.ndarray, mean: Sequence[float], std: Sequence[float], *,
+              channels_last: bool = False) -> np.ndarray:
     """uint8 NHWC (or HWC) pixels to float32 NCHW (or CHW) with per-channel mean/std removed.
 
-    One multiply-add per value ((x / 255 - mean) / std folded into x * scale + offset, written
-    straight into the channel-first output): a tenth of the time of the step-by-step version.
+    The one normalisation: training (`ml.training.data.to_input`), evaluation, both prediction
+    backends and the explanations call it, so a model sees the same numbers in training and in use
+    (tests/test_normalisation.py fails on a second hand-written copy). One multiply-add per value
+    ((x / 255 - mean) / std folded into x * scale + offset, written straight into the output): a
+    tenth of the time of the step-by-step version. `channels_last`: the same values and shape, laid
+    out NHWC in memory (torch's channels-last convolutions; `torch.from_numpy` keeps the strides).
     """
     std64 = np.asarray(std, dtype=np.float64)
-    scale = (1.0 / (255.0 * std64)).astype(np.float32)[:, None, None]
-    offset = (-np.asarray(mean, dtype=np.float64) / std64).astype(np.float32)[:, None, None]
+    scale = (1.0 / (255.0 * std64)).astype(np.float32)
+    offset = (-np.asarray(mean, dtype=np.float64) / std64).astype(np.float32)
+    if channels_last:
+        out = np.empty(np.shape(batch_hwc), dtype=np.float32)
+        np.multiply(batch_hwc, scale, out=out)
+        out += offset
+        return np.moveaxis(out, -1, -3)
     chw = np.moveaxis(batch_hwc, -1, -3)
     out = np.empty(chw.shape, dtype=np.float32)
-    np.multiply(chw, scale, out=out)
-    out += offset
+    np.multiply(chw, scale[:, None, None], out=out)
+    out += offset[:, None, None]
     return out
 
 

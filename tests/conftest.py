@@ -223,7 +223,7 @@ def tiny_model(tmp_path_factory):
     """A real (tiny, 32 px) model trained once per session, with its ONNX export beside it: the .pt path."""
     from ml.dataset import split
     from ml.export import export_onnx
-    from ml.train import TrainConfig, train
+    from ml.training import TrainConfig, train
     from tests.imagegen import make_dataset
 
     base = tmp_path_factory.mktemp("tiny-model")

@@ -26,7 +26,7 @@ DISPLAY = {"en": {"猫": "cat", "dog": "dog"}, "zh": {"猫": "猫", "dog": "狗"
 def train_tiny_model(out_dir: Path) -> Path:
     """Train the smallest model the pipeline allows on a synthetic two-class dataset."""
     from ml.dataset import read_split, split
-    from ml.train import TrainConfig, train
+    from ml.training import TrainConfig, train
 
     root = imagegen.make_dataset(out_dir / "dataset", CLASSES, coloured=True)
     split(root, test=0.2, seed=0)

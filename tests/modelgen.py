@@ -25,7 +25,7 @@ def split_dataset(root: Path, counts: dict[str, int] | None = None, *, val: floa
 
 def tiny_config(**overrides):
     """A linear-probe config on a random-init EfficientNet-Lite0 at 64 px: trains in a few seconds."""
-    from ml.train import TrainConfig
+    from ml.training import TrainConfig
 
     settings = dict(arch="efficientnet_lite0", pretrained="none", mode="linear", epochs=12, lr=3e-3,
                     batch_size=8, image_size=64, seed=0)
@@ -34,7 +34,7 @@ def tiny_config(**overrides):
 
 def train_tiny(root: Path, out: Path, **overrides):
     """Train `tiny_config(**overrides)` on `root`, writing into `out`."""
-    from ml.train import train
+    from ml.training import train
 
     return train(root, out, tiny_config(**overrides))
 

@@ -32,7 +32,9 @@ def test_train_evaluate_export_predict(runner, app, dataset, tmp_path):
     model = out / "tiny.pt"
     assert model.exists()
     assert "accuracy" in result.output and "猫" in result.output
-    assert (Path(app.instance_path) / "runs" / "tiny" / "last.pt").exists()
+    run = Path(app.instance_path) / "runs" / "tiny"
+    assert list(run.glob("events.out.tfevents.*")) and f"run (TensorBoard): {run}" in result.output
+    assert not list(run.glob("*.pt")) and not (run / "cache").exists()  # a finished run keeps only its logs
 
     result = runner.invoke(args=["evaluate", str(model), str(dataset)])
     assert result.exit_code == 0, result.output

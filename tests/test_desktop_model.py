@@ -16,6 +16,7 @@ pytest.register_assert_rewrite("tests.desktop_support")
 
 from desktop import models  # noqa: E402
 from desktop.__main__ import parse_args  # noqa: E402
+from ml.places import Installation  # noqa: E402
 from tests.desktop_support import DISPLAY  # noqa: E402
 
 pytest_plugins = ["tests.desktop_support"]
@@ -33,24 +34,77 @@ def touch(path: Path, age_s: float = 0) -> Path:
 
 def test_model_lookup_order(tmp_path):
     shipped, instance = tmp_path / "models" / "default" / "animals5.pt", tmp_path / "instance" / "models"
-    assert models.find_model("", shipped, instance) is None
+    place = Installation({"ANIMALS_INSTANCE_PATH": str(tmp_path / "instance")})
+    assert place.model_dir == instance  # the web app's default: models/ inside the instance folder
+    assert models.find_model("", shipped, place) is None
     touch(instance / "3" / "a.pt", age_s=100)
     newer = touch(instance / "7" / "b.pt", age_s=50)
-    assert models.find_model("", shipped, instance) == newer  # newest model the web app trained
+    assert models.find_model("", shipped, place) == newer  # newest model the web app trained
     touch(instance / "7" / "runs" / "b" / "last.pt")  # checkpoints of its run, written after the model
     touch(instance / "7" / "runs" / "b" / "best.pt")
     touch(instance / ".partial-9f3e" / "c.pt")  # a training job still writing
-    assert models.find_model("", shipped, instance) == newer  # neither is a model to open
+    assert models.find_model("", shipped, place) == newer  # neither is a model to open
     touch(shipped)
-    assert models.find_model("", shipped, instance) == shipped  # the shipped default comes first
+    assert models.find_model("", shipped, place) == shipped  # the shipped default comes first
     chosen = touch(tmp_path / "mine.pt")
-    assert models.find_model(str(chosen), shipped, instance) == chosen  # what the person opened last
-    assert models.find_model(str(tmp_path / "gone.pt"), shipped, instance) == shipped
+    assert models.find_model(str(chosen), shipped, place) == chosen  # what the person opened last
+    assert models.find_model(str(tmp_path / "gone.pt"), shipped, place) == shipped
+
+
+def test_the_model_folder_is_found_by_the_web_apps_settings(tmp_path):
+    """ANIMALS_MODEL_DIR, else MODEL_DIR in instance/config.py (relative: inside the instance), as `webapp.config`."""
+    from webapp import create_app
+
+    instance = tmp_path / "instance"
+    (instance / "config.py").parent.mkdir(parents=True)
+    (instance / "config.py").write_text('MODEL_DIR = "trained"\nSECRET_KEY = "x"\n')
+    place = Installation({"ANIMALS_INSTANCE_PATH": str(instance)})
+    app = create_app({"INSTANCE_PATH": str(instance), "TESTING": True, "REDIS_URL": "redis://127.0.0.1:1"})
+    assert place.model_dir == instance / "trained" == Path(app.config["MODEL_DIR"])
+    trained = touch(instance / "trained" / "1" / "m.pt")
+    assert models.find_model("", tmp_path / "no-shipped.pt", place) == trained
+    elsewhere = tmp_path / "shared-models"
+    place = Installation({"ANIMALS_INSTANCE_PATH": str(instance), "ANIMALS_MODEL_DIR": str(elsewhere)})
+    assert place.model_dir == elsewhere
+    assert models.find_model("", tmp_path / "no-shipped.pt", place) is None
+    mine = touch(elsewhere / "2" / "n.pt")
+    assert models.find_model("", tmp_path / "no-shipped.pt", place) == mine
+
+
+def test_the_web_apps_active_model_comes_before_the_shipped_one(tmp_path, embedded_redis):
+    """The model the site serves, read from its SQLite database (read-only), when the file is there."""
+    from tests.conftest import make_app
+    from webapp.extensions import db
+    from webapp.registry import register_model
+
+    app = make_app(tmp_path, redis=embedded_redis)
+    served, other = touch(tmp_path / "served" / "s.pt", age_s=100), touch(tmp_path / "other" / "o.pt")
+    with app.app_context():
+        register_model(other, name="other", activate=True, arch="x", classes=["a"])
+        register_model(served, name="served", activate=True, arch="x", classes=["a"])
+        db.engine.dispose()
+    shipped = touch(tmp_path / "shipped.pt")
+    place = Installation({"ANIMALS_INSTANCE_PATH": str(tmp_path / "instance"),
+                          "ANIMALS_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    assert place.sqlite_path is not None and place.sqlite_path.is_file()
+    assert place.active_model() == served
+    assert models.find_model("", shipped, place) == served
+    mine = touch(tmp_path / "mine.pt")
+    assert models.find_model(str(mine), shipped, place) == mine  # what the person opened last still wins
+    served.unlink()  # the active row points at a file that is gone: fall back, never open nothing
+    assert models.find_model("", shipped, place) == shipped
+    postgres = Installation({"ANIMALS_INSTANCE_PATH": str(tmp_path / "instance"),
+                             "DATABASE_URL": "postgresql://u@localhost/animals"})
+    assert postgres.sqlite_path is None and postgres.active_model() is None
+    broken = Installation({"ANIMALS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{touch(tmp_path / 'not-a.db')}"})
+    assert broken.active_model() is None  # not a database: no crash, the other places are looked at
 
 
 def test_no_model_found_asks_for_one_and_remembers_it(qtbot, app_window, desktop_model, tmp_path, monkeypatch):
     monkeypatch.setattr(models, "SHIPPED_MODEL", tmp_path / "none.pt")
-    monkeypatch.setattr(models, "INSTANCE_MODELS", tmp_path / "no-instance")
+    monkeypatch.setenv("ANIMALS_INSTANCE_PATH", str(tmp_path / "no-instance"))
+    for name in ("ANIMALS_MODEL_DIR", "ANIMALS_SQLALCHEMY_DATABASE_URI", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
     window, controller = app_window
     asked = []
     window.ask_model = lambda start: asked.append(start) or str(desktop_model)

@@ -53,3 +53,27 @@ def test_bad_class_index(model_file):
 
     with pytest.raises(MLError, match="outside"):
         explain(model_file, _picture(), class_index=99)
+
+
+def test_heat_maps_take_turns_on_the_shared_model(model_file):
+    import threading
+
+    from ml.explain import Busy, _run_lock, explain
+
+    alone = [explain(model_file, _picture(), class_index=i).heatmap for i in (0, 1)]
+    got: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, explain(model_file, _picture(), class_index=i).heatmap))
+               for i in (0, 1) * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.allclose(got[i], alone[i], atol=1e-5) for i in (0, 1))  # no hook or gradient shared between them
+    with _run_lock, pytest.raises(Busy):
+        explain(model_file, _picture(), wait_s=0.01)
+
+
+def test_torch_available_without_importing_it():
+    from ml.explain import torch_available
+
+    assert torch_available() is True

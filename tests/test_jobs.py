@@ -38,6 +38,8 @@ def test_split_job_runs_on_a_real_worker_and_records_progress(japp):
         job_id = row.id
         rq_job = RQJob.fetch(job_id, connection=get_redis(), serializer=JSONSerializer)
         assert rq_job.func_name == "jobs.dataset.run"
+        # The job takes its target and the declared config (ml.operations.split.SplitConfig) as JSON.
+        assert rq_job.kwargs == {"dataset": "pets", "config": {"test": 0.25, "val": 0.0, "seed": 0}}
         assert rq_job.timeout == japp.config["JOB_TIMEOUTS"]["crawl"]
         assert row.queue.endswith("crawl")
     run_worker(japp)
@@ -70,6 +72,18 @@ def test_failed_job_keeps_its_traceback_and_can_be_retried(japp):
         again_id = again.id
     run_worker(japp)
     assert job_row(japp, again_id)["status"] == "finished"
+
+
+def test_the_worker_heartbeats_a_running_job_three_times_per_ttl(japp):
+    """RQ's own heartbeat, tuned: a job without one for JOB_HEARTBEAT_TTL leaves the StartedJobRegistry."""
+    from webapp.job_adapter import JobWorker
+    from webapp.redis_conn import all_queues
+
+    with japp.app_context():
+        worker = JobWorker(all_queues(), connection=get_redis(), serializer=JSONSerializer,
+                           job_monitoring_interval=30)  # what `rq worker --worker-class ...` passes
+        assert japp.config["JOB_HEARTBEAT_TTL"] == 3
+        assert worker.job_monitoring_interval == 1 and worker.get_heartbeat_ttl(None) == 3
 
 
 def test_cancel_queued_job_never_runs(japp):
@@ -122,7 +136,7 @@ def test_train_params_are_checked(app):
         # Every architecture of ml's registry is accepted (checked against its torch-free list of names).
         for arch in ("resnet18", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
             params = tasks.KINDS["train"].validate({"dataset": "pets", "arch": arch, "device": "cuda"})
-            assert params["arch"] == arch and params["device"] == "cuda" and "image_size" not in params
+            assert params["arch"] == arch and params["device"] == "cuda" and params["image_size"] is None  # the arch's own
         assert tasks.KINDS["train"].validate({"dataset": "pets"})["device"] == "auto"
         with pytest.raises(tasks.InvalidParams):
             tasks.enqueue("bake", {})

@@ -13,10 +13,11 @@ import pytest
 from ml.dataset import split
 from tests.conftest import TINY_TRAIN
 from tests.imagegen import make_dataset
-from tests.web_support import enqueue_raw, job_row, run_worker, start_worker_process, wait_for
+from tests.web_support import enqueue_raw, job_row, job_state, run_worker, start_worker_process, wait_for
 from webapp import tasks
 from webapp.extensions import db
 from webapp.models import ModelVersion
+from webapp.redis_conn import all_queues
 
 
 def _kill_group(proc) -> None:
@@ -33,8 +34,21 @@ def _kill_group(proc) -> None:
 
 
 def _running(app, job_id, min_progress=0.0):
-    row = job_row(app, job_id)
+    """The job's live view while it runs past `min_progress` (progress comes from RQ's job.meta)."""
+    row = job_state(app, job_id)
     return row if row["status"] == "running" and row["progress"] > min_progress else None
+
+
+def _abandoned_in_rq(app, job_id) -> str:
+    """RQ's own verdict on a job whose worker died: in a FailedJobRegistry, with AbandonedJobError."""
+    from rq.job import Job as RQJob
+    from rq.serializers import JSONSerializer
+
+    from webapp.redis_conn import get_redis
+
+    with app.app_context():
+        assert any(job_id in q.failed_job_registry.get_job_ids() for q in all_queues())
+        return RQJob.fetch(job_id, connection=get_redis(), serializer=JSONSerializer).latest_result().exc_string
 
 
 def _split_dataset(app, name="pets", per_class=12):
@@ -48,11 +62,15 @@ def test_worker_killed_mid_job_marks_the_job_failed(db_app):
     job_id = enqueue_raw(app, "tests.web_support.slow_job", {"steps": 3000, "delay": 0.02})
     worker = start_worker_process(app)
     try:
-        wait_for(lambda: _running(app, job_id, 0.001), timeout=60, what="the job to run")
+        live = wait_for(lambda: _running(app, job_id, 0.001), timeout=60, what="the job to run")
+        # Live progress lives in job.meta only: the database row keeps its start, not every step.
+        stored = job_row(app, job_id)
+        assert stored["status"] == "running" and stored["started_at"] and stored["progress"] == 0.0
+        assert live["stage"] == "waiting" and any("started" in line for line in live["log"])
     finally:
         _kill_group(worker)
     with app.app_context():
-        # Right after the kill the heartbeat key still lives: the job is not declared dead too early.
+        # Right after the kill RQ's last heartbeat still holds: the job is not declared dead too early.
         assert tasks.get_job(job_id).status == "running"
     ttl = app.config["JOB_HEARTBEAT_TTL"]
     with app.app_context():
@@ -61,6 +79,8 @@ def test_worker_killed_mid_job_marks_the_job_failed(db_app):
         assert row.status == "failed"
         assert row.error_code == "worker_lost"
         assert "killed or crashed" in row.error
+        assert row.stage == "waiting" and 0 < row.progress < 1  # where it was, from its last job.meta
+    assert "AbandonedJobError" in _abandoned_in_rq(app, job_id)
 
 
 def test_training_killed_mid_way_registers_no_model(app):
@@ -70,7 +90,7 @@ def test_training_killed_mid_way_registers_no_model(app):
     worker = start_worker_process(app)
     models = Path(app.config["MODEL_DIR"])
     try:
-        wait_for(lambda: _running(app, job_id) and job_row(app, job_id)["stage"] not in (None, "starting")
+        wait_for(lambda: (row := _running(app, job_id)) and row["stage"] not in (None, "starting")
                  and any(models.glob(".partial-*")), timeout=120, what="training to start")
     finally:
         _kill_group(worker)
@@ -78,8 +98,9 @@ def test_training_killed_mid_way_registers_no_model(app):
         wait_for(lambda: tasks.get_job(job_id).status == "failed", timeout=app.config["JOB_HEARTBEAT_TTL"] * 4,
                  what="reconciliation")
         assert db.session.execute(db.select(ModelVersion)).first() is None
-    # Only the temporary folder is left behind; no finished-looking model folder exists.
-    assert [p.name.startswith(".partial-") for p in models.iterdir()] == [True]
+    # The half-written folder is removed once the job is known lost; no finished-looking model folder exists.
+    assert list(models.iterdir()) == []
+    assert "AbandonedJobError" in _abandoned_in_rq(app, job_id)
 
 
 @pytest.mark.slow
@@ -102,6 +123,7 @@ def test_train_then_evaluate_jobs_register_a_complete_model(app, admin_client):
         assert set(row.classes) == {"dog", "猫"} and row.metrics["per_class"] and row.dataset_fingerprint
     assert not list(Path(app.config["MODEL_DIR"]).glob(".partial-*"))
     assert not [p for p in path.parent.rglob("*") if p.name == "cache" or p.suffix == ".npy"]  # no run cache kept
+    assert [p for p in path.parent.rglob("*.pt")] == [path]  # the model file, no run checkpoint (best.pt, last.pt)
     page = admin_client.get("/admin/models").get_data(as_text=True)
     assert row.name in page and "confusion.png" in page
     picture = admin_client.get(f"/admin/models/{model_id}/confusion.png")

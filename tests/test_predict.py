@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import subprocess
 import sys
 import threading
@@ -15,7 +17,7 @@ from PIL import Image
 from ml.artifact import FORMAT, load_artifact, save_artifact
 from ml.export import export_onnx
 from ml.images import ImageError
-from ml.predict import ModelError, Predictor
+from ml.predict import ModelError, Predictor, onnx_paths
 from tests.modelgen import one_torch_thread, split_dataset, train_tiny
 
 NAMES = {"en": ["cow", "dog", "cat"], "zh": ["牛", "狗", "猫"]}
@@ -82,6 +84,25 @@ def test_info_and_display_labels(trained):
 def test_load_is_cached_once_per_process(trained):
     a = Predictor.load(trained[1], backend="torch")
     assert Predictor.load(str(trained[1]), backend="torch") is a
+
+
+def test_the_one_cache_follows_the_model_its_export_and_its_metadata(model_copy):
+    """Keyed on time and size of the .pt, .onnx and .json: a change to any of them loads the model again."""
+    first = Predictor.load(model_copy)
+    assert first.backend == "torch" and Predictor.load(model_copy) is first
+    export_onnx(model_copy)  # exported after the first load: the next load serves the export
+    exported = Predictor.load(model_copy)
+    assert exported is not first and exported.backend == "onnx" and Predictor.load(model_copy) is exported
+    _, sidecar = onnx_paths(model_copy)
+    before = sidecar.stat()
+    meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    sidecar.write_text(json.dumps(meta | {"created": "replaced in place"}), encoding="utf-8")
+    os.utime(sidecar, ns=(before.st_atime_ns, before.st_mtime_ns))  # same time: the size gives it away
+    replaced = Predictor.load(model_copy)
+    assert replaced is not exported and replaced.info["created"] == "replaced in place"
+    assert Predictor.load(model_copy) is replaced
+    # Only the newest copy is kept per model and settings: a long-running server does not pile them up.
+    assert len([k for k in Predictor._cache if k[:2] == (str(model_copy.resolve()), "auto")]) == 1
 
 
 def test_thread_safe(trained):

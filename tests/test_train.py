@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +12,8 @@ import torch
 from ml.artifact import load_artifact
 from ml.errors import Cancelled, DatasetError, MLError
 from ml.evaluate import report_paths
-from ml.train import TrainConfig, holdout, train
+from ml.training import TrainConfig, resolve_config, train
+from ml.training.data import holdout
 from tests.modelgen import one_torch_thread, split_dataset, tiny_config, train_tiny
 
 
@@ -35,7 +37,7 @@ def test_linear_probe_learns_and_writes_a_complete_model_file(linear_run, datase
     assert meta["metrics"]["accuracy"] == linear_run.metrics["accuracy"]
     assert len(meta["dataset"]["fingerprint"]) > 8
     assert {"torch", "timm", "python"} <= set(meta["versions"])
-    assert TrainConfig(**meta["train_config"]) == tiny_config(name="tiny").resolved()
+    assert TrainConfig(**meta["train_config"]) == resolve_config(tiny_config(name="tiny"))
     # From scratch, the normalisation is the dataset's own, not ImageNet's.
     assert meta["mean"] != [0.5, 0.5, 0.5]
     assert state["classifier.weight"].shape == (3, 1280)
@@ -44,12 +46,13 @@ def test_linear_probe_learns_and_writes_a_complete_model_file(linear_run, datase
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_run_folder_has_checkpoints_and_tensorboard_logs(linear_run):
+def test_a_finished_run_folder_keeps_only_its_tensorboard_logs(linear_run):
     run = linear_run.run_dir
-    assert (run / "best.pt").exists() and (run / "last.pt").exists()
-    assert not (run / "cache").exists()  # the decoded pixels are deleted when the run ends
+    # No decoded pixels, no checkpoints: the model file holds the best epoch, nothing is left to resume.
+    assert not (run / "cache").exists() and not (run / "best.pt").exists() and not (run / "last.pt").exists()
     events = list(run.glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 1000
+    assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in events)
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     acc = EventAccumulator(str(run), size_guidance={"images": 0}).Reload()
@@ -100,13 +103,21 @@ def test_cancel_stops_within_one_step_and_resume_continues(dataset, tmp_path):
     last = torch.load(run_dir / "last.pt", weights_only=True)
     per_epoch = 9  # 36 training pictures less a 10% hold-out = 33, doubled by mirroring, batches of 8
     assert last["epoch"] == 0 and last["step"] == per_epoch
-    assert list((run_dir / "cache").glob("train-*.npy"))  # a cancelled run keeps its cache for the resume
+    assert not (run_dir / "cache").exists()  # a cancelled run deletes its decoded pixels too
 
-    resumed_steps = []
+    resumed_steps, decoded = [], []
+
+    def resumed_progress(p):
+        if p.stage == "train":
+            resumed_steps.append(p.done)
+        elif p.stage == "cache" and p.done:
+            decoded.append(p.info["part"])
+
     resumed = train(dataset, tmp_path / "out", tiny_config(epochs=3, resume=True), run_dir=run_dir,
-                    on_progress=lambda p: p.stage == "train" and resumed_steps.append(p.done))
+                    on_progress=resumed_progress)
     assert resumed_steps[0] == per_epoch + 1
-    assert not (run_dir / "cache").exists()  # gone once the resumed run has ended
+    assert {"train", "test"} <= set(decoded)  # the resumed run decoded its pictures again
+    assert not (run_dir / "cache").exists() and not (run_dir / "last.pt").exists()  # gone once it has ended
     straight = train(dataset, tmp_path / "straight", config, run_dir=tmp_path / "run2")
     assert resumed.history == straight.history
     _, a = load_artifact(resumed.model_path)
@@ -118,10 +129,47 @@ def test_resume_errors(dataset, tmp_path):
     with pytest.raises(MLError) as err:
         train(dataset, tmp_path, tiny_config(resume=True), run_dir=tmp_path / "empty")
     assert err.value.code == "nothing_to_resume"
-    train(dataset, tmp_path, tiny_config(epochs=1), run_dir=tmp_path / "r")
+    epochs = []
+    with pytest.raises(Cancelled):  # stopped in its second epoch: last.pt holds the first
+        train(dataset, tmp_path, tiny_config(epochs=2), run_dir=tmp_path / "r", should_stop=lambda: len(epochs) > 0,
+              on_progress=lambda p: p.stage == "train" and "val_accuracy" in p.info and epochs.append(p))
     with pytest.raises(MLError) as err:
         train(dataset, tmp_path, tiny_config(epochs=2, lr=0.5, resume=True), run_dir=tmp_path / "r")
     assert err.value.code == "resume_mismatch" and "lr" in err.value.message
+    train(dataset, tmp_path, tiny_config(epochs=2, resume=True), run_dir=tmp_path / "r")
+    with pytest.raises(MLError) as err:  # a finished run kept no checkpoint to go on from
+        train(dataset, tmp_path, tiny_config(epochs=3, resume=True), run_dir=tmp_path / "r")
+    assert err.value.code == "nothing_to_resume"
+
+
+def test_a_failed_run_deletes_its_decoded_pixels(dataset, tmp_path):
+    cached = []
+
+    def progress(p):
+        if p.stage == "cache":
+            cached.extend((tmp_path / "run" / "cache").glob("*.npy"))
+        if p.stage == "train":
+            raise RuntimeError("disk full")  # any failure once training has started
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        train(dataset, tmp_path / "out", tiny_config(epochs=1), on_progress=progress, run_dir=tmp_path / "run")
+    assert cached  # the cache was there while the run went on
+    assert not (tmp_path / "run" / "cache").exists()
+    assert not list((tmp_path / "out").glob("*.pt"))
+
+
+def test_an_interrupted_finetune_keeps_best_pt_until_the_run_finishes(dataset, tmp_path):
+    """Fine-tuning writes best.pt at each new best epoch (a usable model mid-run); the finished run removes it."""
+    epochs = []
+    config = dict(arch="resnet18", mode="finetune", image_size=32, batch_size=4, augment=False, epochs=2)
+    with pytest.raises(Cancelled):
+        train(dataset, tmp_path / "out", tiny_config(**config), run_dir=tmp_path / "run",
+              should_stop=lambda: len(epochs) > 0,
+              on_progress=lambda p: p.stage == "train" and "val_accuracy" in p.info and epochs.append(p))
+    best, _ = load_artifact(tmp_path / "run" / "best.pt")
+    assert best["best_epoch"] == 1 and best["classes"] == ["牛", "狗", "猫"]
+    train(dataset, tmp_path / "out", tiny_config(**config, resume=True), run_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "best.pt").exists() and not (tmp_path / "run" / "last.pt").exists()
 
 
 def test_dataset_not_split(tmp_path):
@@ -164,9 +212,9 @@ def test_bad_settings_are_refused(dataset, tmp_path, settings):
 def test_config_round_trips_through_json():
     cfg = TrainConfig(arch="efficientnet_lite0", display_names={"en": ["a", "b"]})
     assert TrainConfig(**json.loads(json.dumps(cfg.__dict__))) == cfg
-    assert TrainConfig().resolved().epochs == 4  # the default mode, last_stages
-    assert TrainConfig(mode="linear").resolved().epochs == 30 and TrainConfig(mode="finetune").resolved().epochs == 8
-    assert TrainConfig().resolved().label_smoothing == 0.1 and TrainConfig(mode="linear").resolved().label_smoothing == 0.0
+    assert resolve_config(TrainConfig()).epochs == 4  # the default mode, last_stages
+    assert resolve_config(TrainConfig(mode="linear")).epochs == 30 and resolve_config(TrainConfig(mode="finetune")).epochs == 8
+    assert resolve_config(TrainConfig()).label_smoothing == 0.1 and resolve_config(TrainConfig(mode="linear")).label_smoothing == 0.0
     with pytest.raises(MLError):
         TrainConfig.from_dict({"arch": "resnet18", "colour": "blue"})
 
@@ -184,3 +232,16 @@ def _one_thread():
     """Every test here runs tiny models: one torch thread each."""
     with one_torch_thread():
         yield
+
+
+def test_importing_the_training_package_loads_no_torch():
+    """`ml.training` names its parts lazily: a torch-free caller (a config, a form) may import it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ml.training; assert 'torch' not in sys.modules, 'torch loaded'; "
+            "assert sorted(ml.training.__all__) == ['TrainConfig', 'TrainResult', 'resolve_config', 'train']; "
+            "ml.training.train; assert 'torch' in sys.modules")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

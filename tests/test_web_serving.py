@@ -104,6 +104,33 @@ def test_a_model_switch_reaches_every_worker_within_the_ttl(tmp_path, embedded_r
         time.sleep(0.05)
 
 
+def test_serving_uses_the_one_predictor_cache_and_sees_a_file_replaced_in_place(tmp_path, embedded_redis, tiny_model):
+    import json
+
+    from ml.predict import Predictor, onnx_paths
+    from webapp.serving import current_predictor
+
+    app = make_app(tmp_path, redis=embedded_redis)
+    path = copy_model(tiny_model, tmp_path / "served")
+    model_id = register_tiny(app, path)
+    photo = imagegen.encode(imagegen.shapes(4))
+    with app.app_context():
+        served, active = current_predictor()
+        assert active.id == model_id
+        # No second cache in the web app: what it serves is ml.predict's one loaded copy.
+        assert served is Predictor.load(path, backend=app.config["PREDICT_BACKEND"], threads=app.config["PREDICT_THREADS"])
+        assert current_predictor()[0] is served
+    answer = app.test_client().post("/api/v1/predict", data=_upload(photo)).get_json()
+    assert answer["model"]["id"] == model_id and answer["predictions"]
+    _, sidecar = onnx_paths(path)
+    sidecar.write_text(json.dumps(json.loads(sidecar.read_text(encoding="utf-8")) | {"created": "re-exported"}),
+                       encoding="utf-8")
+    with app.app_context():
+        again, _ = current_predictor()
+        assert again is not served and again.info["created"] == "re-exported"
+    assert app.test_client().post("/api/v1/predict", data=_upload(photo)).get_json()["predictions"] == answer["predictions"]
+
+
 @pytest.fixture
 def doomed_redis(tmp_path):
     """A Redis server of this test's own, so the test can stop it mid-session."""

@@ -90,6 +90,16 @@ def job_row(app, job_id: str) -> dict:
         return db.session.get(Job, job_id).as_dict()
 
 
+def job_state(app, job_id: str) -> dict:
+    """The job as the admin pages and the API show it: reconciled with RQ, live progress from its job.meta."""
+    from webapp import tasks
+    from webapp.extensions import db
+
+    with app.app_context():
+        db.session.expire_all()
+        return tasks.get_job(job_id).as_dict()
+
+
 def slow_job(steps: int = 600, delay: float = 0.05) -> dict:
     """A job that reports progress for a while (for cancel and kill tests); RQ path "tests.web_support.slow_job"."""
     from jobs.runner import run_job

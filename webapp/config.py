@@ -2,7 +2,9 @@
 
 Environment: the conventional unprefixed `SECRET_KEY`, `DATABASE_URL` and `REDIS_URL` (12-factor),
 then every `ANIMALS_*` variable (`ANIMALS_MAX_CONTENT_LENGTH=5242880`, values parsed as JSON when
-they can be). This module is the only place that reads `os.environ`.
+they can be). This module is the only place in the web app that reads `os.environ`; the rule for the
+instance folder (ANIMALS_INSTANCE_PATH) and the model folder's default lives in `ml.places`, which the
+desktop shares.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import Any
 
 from flask import Flask
 
-ENV_PREFIX = "ANIMALS"
+from ml.places import DEFAULT_MODEL_DIR, ENV_PREFIX, SHIPPED_MODEL, instance_override
+
 #: Unprefixed variables every PaaS and container setup uses, mapped to our keys.
 CONVENTIONAL_ENV = {"SECRET_KEY": "SECRET_KEY", "DATABASE_URL": "SQLALCHEMY_DATABASE_URI", "REDIS_URL": "REDIS_URL"}
-REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Longest "remember me" login a setting may ask for (a stolen laptop should not stay logged in for a year).
 MAX_REMEMBER_SECONDS = 30 * 24 * 3600
 
@@ -36,10 +38,11 @@ class Defaults:
     JSON_AS_ASCII = False
     #: Folder holding one dataset per subfolder; relative paths are inside instance/.
     DATA_DIR = "datasets"
-    #: Folder holding trained model files; relative paths are inside instance/.
-    MODEL_DIR = "models"
+    #: Folder holding trained model files; relative paths are inside instance/ (the desktop finds it by the
+    #: same rule, `ml.places.Installation`).
+    MODEL_DIR = DEFAULT_MODEL_DIR
     #: The model shipped with the repository, registered (and activated) on first start if present.
-    DEFAULT_MODEL = str(REPO_ROOT / "models" / "default" / "animals5.pt")
+    DEFAULT_MODEL = str(SHIPPED_MODEL)
     #: None: SQLite file `instance/animals.sqlite3`. Set DATABASE_URL for PostgreSQL.
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
@@ -52,7 +55,8 @@ class Defaults:
     QUEUE_PREFIX = ""
     #: Seconds a job may run before RQ stops it, per queue.
     JOB_TIMEOUTS = {"crawl": 3600, "train": 6 * 3600}
-    #: A running job refreshes a Redis key this often (seconds × 1/3); missing key = worker died.
+    #: The worker heartbeats a running job every JOB_HEARTBEAT_TTL / 3 seconds; a job without one for
+    #: JOB_HEARTBEAT_TTL seconds leaves RQ's StartedJobRegistry as abandoned (its worker died).
     JOB_HEARTBEAT_TTL = 30
     #: Largest accepted upload in bytes (HTTP 413 above it). deploy/nginx/animals.conf allows 1 MB more
     #: (multipart headers), so the app, not nginx, answers an oversized photo with its own message.
@@ -84,6 +88,10 @@ class Defaults:
     #: worker and machine), else per-process memory. If Redis stops, counting falls back to memory.
     RATELIMIT_STORAGE_URI: str | None = None
     RATELIMIT_PREDICT = "120 per minute"
+    #: "Why this answer?" heat maps per client address (each is a forward and a backward pass: webapp.explaining).
+    RATELIMIT_EXPLAIN = "20 per minute"
+    #: Heat maps run one at a time per process (ml.explain); a request waits this many seconds, then gets `busy`.
+    EXPLAIN_WAIT_S = 20.0
     #: Public "wrong? tell us" corrections per client address.
     RATELIMIT_CORRECTIONS = "10 per hour"
     #: The largest number of pending corrections kept (storage stays bounded; more are refused).
@@ -117,7 +125,7 @@ class Defaults:
 
 def instance_path(overrides: Mapping[str, Any] | None = None) -> str | None:
     """Where instance/ lives: `INSTANCE_PATH` in the overrides, else ANIMALS_INSTANCE_PATH, else None (<repo>/instance)."""
-    return (overrides or {}).get("INSTANCE_PATH") or os.environ.get(f"{ENV_PREFIX}_INSTANCE_PATH") or None
+    return instance_override(overrides)
 
 
 def _resolve(app: Flask, key: str) -> None:

@@ -39,6 +39,8 @@ ML_STATUS = {
     "model_incompatible": 503,
     "cancelled": 409,
     "unsupported_format": 415,
+    "needs_torch": 501,  # a heat map asked of an install without torch (ml.explain)
+    "busy": 503,  # the heat map before this one held the model longer than EXPLAIN_WAIT_S
 }
 #: The banner admin pages show while Redis is unreachable (translated where it is shown).
 REDIS_DOWN = N_("Redis (the job queue) cannot be reached: background jobs cannot be started, cancelled or "

@@ -1,4 +1,4 @@
-"""The web app's side of a running job (`jobs.host.JobHost`): the job row, the Redis keys, the registry.
+"""The web app's side of a running job (`jobs.host.JobHost`): the job row, the cancel key, the registry.
 
 `webapp.tasks.enqueue` names `WebJobHost` in each job's meta; the worker opens it around the job.
 Only worker processes import this module (it imports nothing heavy, but it is not needed to serve).
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
+from rq import Worker
 from sqlalchemy.exc import IntegrityError
 
 from ml.errors import MLError
@@ -20,7 +21,7 @@ from .extensions import db
 from .models import Dataset, Job, ModelVersion, utcnow
 from .redis_conn import get_redis
 from .registry import register_model
-from .tasks import alive_key, cancel_key
+from .tasks import cancel_key, worker_heartbeat
 
 #: Statuses after which the job has ended (the row gets its finished_at).
 ENDED = ("finished", "cancelled", "failed")
@@ -40,17 +41,33 @@ def job_app() -> Flask:
     return _app
 
 
+class JobWorker(Worker):
+    """RQ's forking worker, heartbeating its running job every JOB_HEARTBEAT_TTL / 3 seconds.
+
+    Each heartbeat keeps the job in RQ's StartedJobRegistry for JOB_HEARTBEAT_TTL seconds (plain RQ adds a
+    minute to its 30 s monitoring interval), so a worker killed with its work horse is found by
+    `StartedJobRegistry.cleanup()` (AbandonedJobError) within JOB_HEARTBEAT_TTL. `flask worker` runs it;
+    plain RQ can too: `rq worker --worker-class webapp.job_adapter.JobWorker ...`.
+    """
+
+    def __init__(self, *args: Any, app: Flask | None = None, **kwargs: Any):
+        self.monitoring_interval, self.alive_for = worker_heartbeat(app or job_app())
+        kwargs["job_monitoring_interval"] = self.monitoring_interval  # `rq worker` passes its own 30 s
+        super().__init__(*args, **kwargs)
+
+    def get_heartbeat_ttl(self, job) -> int:
+        """Seconds the job stays registered as running after this heartbeat."""
+        return self.alive_for
+
+
 class WebJobHost:
-    """A job as the web app sees it: a `Job` row keyed by the RQ id, a cancel key and a heartbeat key."""
+    """A job as the web app sees it: a `Job` row keyed by the RQ id (its start and its outcome) and a cancel key."""
 
     def __init__(self, app: Flask, job_id: str):
         self.app = app
         self.job_id = job_id
         self.redis = get_redis(app)
-        self.heartbeat_ttl = float(app.config["JOB_HEARTBEAT_TTL"])
-        # Keys computed now: `beat()` runs in a thread without the app context.
         self._cancel_key = cancel_key(job_id)
-        self._alive_key = alive_key(job_id)
 
     @classmethod
     @contextmanager
@@ -93,14 +110,6 @@ class WebJobHost:
     def cancel_requested(self) -> bool:
         """True once an admin pressed Cancel (the cancel key exists)."""
         return bool(self.redis.exists(self._cancel_key))
-
-    def beat(self) -> None:
-        """Refresh the alive key that `webapp.tasks.reconcile` looks for."""
-        self.redis.set(self._alive_key, "1", ex=int(self.heartbeat_ttl))
-
-    def end(self) -> None:
-        """Remove the alive key."""
-        self.redis.delete(self._alive_key)
 
     # -- records ----------------------------------------------------------------------------------
     def record_dataset(self, name: str, *, fingerprint: str | None = None, **summary: Any) -> None:

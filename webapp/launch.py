@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                    "--workers", str(args.web_workers), "wsgi:app"]
     else:
         web_cmd = [*flask, "run", "--host", args.host, "--port", str(args.port)]
-    # A dead worker's job is declared lost once its heartbeat key has expired: look just after that.
+    # A dead worker's job leaves RQ's StartedJobRegistry JOB_HEARTBEAT_TTL after its last heartbeat: look just after.
     check_jobs_at: list[float] = []
     heartbeat = float(app.config["JOB_HEARTBEAT_TTL"])
 

@@ -2,7 +2,9 @@
 
 Which model is active is read from the database at most every ACTIVE_MODEL_TTL seconds per
 process (a plain snapshot of the row, kept per app); the process that activates a model forgets
-its snapshot at once, every other worker switches within the TTL, without a restart. Uploads are
+its snapshot at once, every other worker switches within the TTL, without a restart. The loaded
+model itself comes from `ml.predict.Predictor.load`, the one predictor cache (keyed on the files'
+times and sizes, so a file replaced in place is loaded again). Uploads are
 decoded with the public pixel limit (UPLOAD_MAX_PIXELS) and only to the size the model needs;
 the prediction log is written in batches off the request path (`webapp.predlog`).
 `ml.predict` is imported here only, and only when a prediction is first needed.
@@ -10,7 +12,6 @@ the prediction log is written in batches off the request path (`webapp.predlog`)
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,6 @@ from .models import ModelVersion, iso, utcnow
 from .registry import active_model, model_summary, register_model
 from .serving_state import forget_active_model, serving_state
 
-_lock = threading.Lock()
-
 
 @dataclass(frozen=True)
 class ActiveModel:
@@ -37,17 +36,11 @@ class ActiveModel:
     arch: str | None
     accuracy: float | None
     created_at: str | None
-    #: The file's modification time when the row was read (None: the file is missing).
-    mtime_ns: int | None
 
     @classmethod
     def of(cls, row: ModelVersion) -> ActiveModel:
-        try:
-            mtime_ns = Path(row.path).stat().st_mtime_ns
-        except OSError:
-            mtime_ns = None
         return cls(id=row.id, name=row.name, path=row.path, arch=row.arch, accuracy=row.accuracy,
-                   created_at=iso(row.created_at), mtime_ns=mtime_ns)
+                   created_at=iso(row.created_at))
 
 
 def ensure_default_model(app: Flask | None = None) -> ModelVersion | None:
@@ -64,7 +57,7 @@ def ensure_default_model(app: Flask | None = None) -> ModelVersion | None:
     predictor = Predictor.load(path, backend=app.config["PREDICT_BACKEND"], threads=app.config["PREDICT_THREADS"])
     info = dict(predictor.info or {})
     info.setdefault("classes", predictor.classes)
-    return register_model(path, name=info.get("name") or "default", activate=True, **model_summary(info))
+    return register_model(path, name=info.get("name") or "default", activate=True, via="default", **model_summary(info))
 
 
 def active_snapshot() -> ActiveModel:
@@ -81,26 +74,15 @@ def active_snapshot() -> ActiveModel:
 
 
 def current_predictor() -> tuple[Any, ActiveModel]:
-    """The predictor of the active model (loaded on first use and after every activation); NoModel if none."""
-    active = active_snapshot()
-    state = serving_state(current_app)
-    config = current_app.config
-    if active.mtime_ns is None:
-        from ml.predict import ModelError
+    """The predictor of the active model (loaded on first use, after every activation, when its file changes); NoModel if none."""
+    from ml.predict import ModelError, Predictor
 
+    active = active_snapshot()
+    config = current_app.config
+    if not Path(active.path).is_file():
         forget_active_model()  # look again on the next request: the file may be back
         raise ModelError(f"The active model's file is missing ({Path(active.path).name}).", code="model_missing")
-    # The file's time is part of the key: a model file replaced in place is loaded again.
-    key = (active.id, active.path, active.mtime_ns, config["PREDICT_BACKEND"], config["PREDICT_THREADS"])
-    if state["key"] != key:
-        with _lock:
-            if state["key"] != key:
-                from ml.predict import Predictor
-
-                state["predictor"] = Predictor.load(active.path, backend=config["PREDICT_BACKEND"],
-                                                    threads=config["PREDICT_THREADS"])
-                state["key"] = key
-    return state["predictor"], active
+    return Predictor.load(active.path, backend=config["PREDICT_BACKEND"], threads=config["PREDICT_THREADS"]), active
 
 
 def decode_upload(data: bytes, size: int):

@@ -11,11 +11,10 @@ from flask import Flask, current_app
 
 
 def serving_state(app: Flask) -> dict[str, Any]:
-    """The app's serving snapshot: active row, when it was last checked, its cache key and predictor."""
+    """The app's serving snapshot: the active row and when it was last checked (the predictor is ml.predict's)."""
     state = app.extensions.get("animals_serving")
     if state is None:
-        state = app.extensions["animals_serving"] = {"active": None, "checked": float("-inf"), "key": None,
-                                                     "predictor": None}
+        state = app.extensions["animals_serving"] = {"active": None, "checked": float("-inf")}
     return state
 
 

@@ -5,11 +5,10 @@ The web process never imports `jobs` (nor torch): RQ imports "jobs.train.run" in
 
 from __future__ import annotations
 
-import re
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,9 @@ from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
-from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, MODES, PRETRAINED_CHOICES
+from ml.errors import MLError
+from ml.operations import Config, CrawlRequest, EvaluateConfig, SplitConfig, TrainConfig, clean_name
+from ml.places import partial_model_dir
 
 from .errors import Conflict, InvalidParams, NotFound
 from .extensions import db
@@ -33,35 +34,9 @@ from .redis_conn import RedisUnavailable, all_queues, get_queue, get_redis
 #: Names the job's host for the worker (`jobs.host.HOST_META_KEY` -> the class `jobs.host.open_host` imports).
 JOB_META = {"host": "webapp.job_adapter.WebJobHost"}
 
-#: A dataset or class name: one path component, no dots or "__" at the start, no separators (the same
-#: rule as `webapp.datasets.paths.check_name` and `ml.crawl.folder.check_class_name`).
-SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,99}$")
-
-
 def safe_name(value: Any, what: str) -> str:
-    """`value` as a single, harmless folder name; InvalidParams otherwise (`../x`, `/etc`, empty)."""
-    text = str(value or "").strip()
-    if not SAFE_NAME.match(text) or text in (".", "..") or text.startswith("__"):
-        raise InvalidParams(f"{what} {text!r} is not a valid name (one folder name, no '/', '\\', leading '.' or '__').")
-    return text
-
-
-def _number(params: dict, key: str, kind: Callable, low, high, default):
-    value = params.get(key, default)
-    try:
-        value = kind(value)
-    except (TypeError, ValueError):
-        raise InvalidParams(f"{key} must be a number, not {value!r}.") from None
-    if not low <= value <= high:
-        raise InvalidParams(f"{key} must be between {low} and {high}, not {value}.")
-    return value
-
-
-def _choice(params: dict, key: str, choices: tuple[str, ...], default: str) -> str:
-    value = str(params.get(key) or default)
-    if value not in choices:
-        raise InvalidParams(f"{key} must be one of {', '.join(choices)}, not {value!r}.")
-    return value
+    """`value` as one harmless folder name by the one name rule (`ml.operations.names`); InvalidParams otherwise."""
+    return clean_name(value, what, error=InvalidParams)
 
 
 def _existing_dataset(params: dict) -> str:
@@ -71,57 +46,71 @@ def _existing_dataset(params: dict) -> str:
     return name
 
 
+def _web_config(cls: type[Config], params: dict, targets: tuple[str, ...]) -> dict:
+    """The web-settable settings of `cls` from `params` (without the job's targets), checked by the declaration."""
+    try:
+        config = cls.from_dict({k: v for k, v in params.items() if k not in targets}, web=True).validate()
+    except MLError as exc:
+        raise InvalidParams(exc.message) from None
+    return {s.name: getattr(config, s.name) for s in cls.web_settings()}
+
+
 def _crawl_params(p: dict) -> dict:
-    keywords = p.get("keywords")
-    if isinstance(keywords, str):
-        keywords = [k.strip() for k in re.split(r"[,，;\n]", keywords) if k.strip()]
-    if not keywords or not all(isinstance(k, str) for k in keywords):
-        raise InvalidParams("Give at least one search keyword.")
-    class_name = safe_name(p.get("class_name") or keywords[0], "Class")
-    return {"dataset": safe_name(p.get("dataset"), "Dataset"), "keywords": keywords, "class_name": class_name,
-            "count": _number(p, "count", int, 1, 2000, 60)}
+    config = _web_config(CrawlRequest, p, ("dataset",))
+    try:
+        config["class_name"] = CrawlRequest(**config).with_class_name().class_name
+    except MLError as exc:
+        raise InvalidParams(exc.message) from None
+    return {"dataset": safe_name(p.get("dataset"), "Dataset"), **config}
 
 
 def _split_params(p: dict) -> dict:
-    return {"dataset": _existing_dataset(p), "test": _number(p, "test", float, 0.05, 0.5, 0.2),
-            "val": _number(p, "val", float, 0.0, 0.5, 0.0), "seed": _number(p, "seed", int, 0, 2**31, 0)}
+    return {"dataset": _existing_dataset(p), **_web_config(SplitConfig, p, ("dataset",))}
 
 
 def _train_params(p: dict) -> dict:
-    params = {"dataset": _existing_dataset(p), "arch": _choice(p, "arch", ARCH_NAMES, DEFAULT_ARCH),
-              "mode": _choice(p, "mode", MODES, DEFAULT_MODE),
-              "pretrained": _choice(p, "pretrained", PRETRAINED_CHOICES, "imagenet"),
-              "epochs": None if p.get("epochs") in (None, "") else _number(p, "epochs", int, 1, 500, None), "lr": _number(p, "lr", float, 1e-6, 1.0, 1e-3),
-              "batch_size": _number(p, "batch_size", int, 1, 1024, 32),
-              "device": _choice(p, "device", DEVICES, "auto")}
-    if p.get("image_size") not in (None, ""):
-        params["image_size"] = _number(p, "image_size", int, 32, 1024, 224)
-    return params
+    return {"dataset": _existing_dataset(p), **_web_config(TrainConfig, p, ("dataset",))}
 
 
 def _evaluate_params(p: dict) -> dict:
-    model_id = _number(p, "model_id", int, 1, 2**31, None)
+    raw = p.get("model_id")
+    try:
+        model_id = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidParams(f"model_id must be a number, not {raw!r}.") from None
     if db.session.get(ModelVersion, model_id) is None:
         raise InvalidParams(f"There is no model version {model_id}.")
-    return {"model_id": model_id, "dataset": _existing_dataset(p), "part": _choice(p, "part", ("test", "val", "train"), "test"),
-            "device": _choice(p, "device", DEVICES, "auto")}
+    return {"model_id": model_id, "dataset": _existing_dataset(p),
+            **_web_config(EvaluateConfig, p, ("model_id", "dataset"))}
 
 
 @dataclass(frozen=True)
 class JobKind:
-    """What a kind of job runs (dotted path, imported only by workers), on which queue, with which params."""
+    """What a kind of job runs (dotted path, imported only by workers), on which queue, with which settings.
+
+    `config` is the operation's declaration (`ml.operations`); `targets` are the parameters that name
+    what the job works on (a dataset, a model). The job function is called as
+    `func(**targets, config={...the web settings...})`.
+    """
 
     func: str
     queue: str
     validate: Callable[[dict], dict]
     title: str
+    config: type[Config]
+    targets: tuple[str, ...] = ("dataset",)
+
+    def job_kwargs(self, clean: dict) -> dict:
+        """The job function's keyword arguments for validated params: the targets, and the config as a dict."""
+        return {**{k: clean[k] for k in self.targets}, "config": {k: v for k, v in clean.items() if k not in self.targets}}
 
 
 KINDS: dict[str, JobKind] = {
-    "crawl": JobKind("jobs.crawl.run", "crawl", _crawl_params, N_("Crawl images into a class")),
-    "split": JobKind("jobs.dataset.run", "crawl", _split_params, N_("Scan, split and measure a dataset")),
-    "train": JobKind("jobs.train.run", "train", _train_params, N_("Train a model")),
-    "evaluate": JobKind("jobs.evaluate.run", "train", _evaluate_params, N_("Evaluate a model")),
+    "crawl": JobKind("jobs.crawl.run", "crawl", _crawl_params, N_("Crawl images into a class"), CrawlRequest),
+    "split": JobKind("jobs.dataset.run", "crawl", _split_params, N_("Scan, split and measure a dataset"), SplitConfig),
+    "train": JobKind("jobs.train.run", "train", _train_params, N_("Train a model"), TrainConfig),
+    "evaluate": JobKind("jobs.evaluate.run", "train", _evaluate_params, N_("Evaluate a model"), EvaluateConfig,
+                        ("model_id", "dataset")),
 }
 
 
@@ -143,7 +132,7 @@ def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str 
     db.session.add(row)
     db.session.commit()
     try:
-        queue.enqueue(spec.func, kwargs=clean, job_id=row.id, job_timeout=current_app.config["JOB_TIMEOUTS"][spec.queue],
+        queue.enqueue(spec.func, kwargs=spec.job_kwargs(clean), job_id=row.id, job_timeout=current_app.config["JOB_TIMEOUTS"][spec.queue],
                       result_ttl=7 * 86400, failure_ttl=30 * 86400, description=f"{kind} {clean}",
                       meta=dict(JOB_META), depends_on=depends_on)
     except redis.RedisError as exc:
@@ -155,7 +144,7 @@ def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str 
 
 
 def get_job(job_id: str) -> Job:
-    """The job row, reconciled with Redis; NotFound when there is none."""
+    """The job row, reconciled with Redis and showing its live progress; NotFound when there is none."""
     row = db.session.get(Job, job_id)
     if row is None:
         raise NotFound(f"There is no job {job_id!r}.")
@@ -167,11 +156,6 @@ def get_job(job_id: str) -> Job:
 def cancel_key(job_id: str) -> str:
     """The Redis key a running job polls to learn it should stop."""
     return f"{current_app.config['QUEUE_PREFIX']}animals:cancel:{job_id}"
-
-
-def alive_key(job_id: str) -> str:
-    """The Redis key a running job keeps refreshing while its worker lives."""
-    return f"{current_app.config['QUEUE_PREFIX']}animals:alive:{job_id}"
 
 
 def cancel(job_id: str) -> Job:
@@ -206,19 +190,56 @@ def _fail(row: Job, code: str, message: str, tb: str | None = None) -> None:
         row.traceback = tb
 
 
-def reconcile(rows: list[Job] | None = None) -> int:
-    """Mark jobs whose worker died (or whose RQ job failed or vanished) as failed; return how many changed.
+#: What RQ writes when a job's worker died: StartedJobRegistry.cleanup found its heartbeats stopped
+#: (the worker and its work horse were killed), or the worker saw its work horse die.
+WORKER_DEATH = ("AbandonedJobError", "Work-horse terminated unexpectedly")
+WORKER_LOST = ("The worker running this job stopped (killed or crashed) before it finished. Nothing it was "
+               "writing was activated; use Retry to run it again.")
 
-    A running job refreshes `alive_key` every few seconds from its worker; when the key has
-    expired the worker was killed (kill -9, OOM, machine lost) and the row would otherwise
-    say "running" forever.
+
+def worker_heartbeat(app=None) -> tuple[int, int]:
+    """(seconds between a worker's heartbeats of a running job, seconds a job counts as alive after one).
+
+    The worker (`webapp.job_adapter.JobWorker`) heartbeats three times per JOB_HEARTBEAT_TTL, and each beat
+    keeps the job in RQ's StartedJobRegistry for JOB_HEARTBEAT_TTL (RQ's own default is a minute longer).
+    """
+    ttl = max(int((app or current_app).config["JOB_HEARTBEAT_TTL"]), 2)
+    return max(ttl // 3, 1), ttl
+
+
+def _live(rq_job: RQJob | None) -> dict[str, Any] | None:
+    """A running job's progress, stage and log tail from its job.meta (written by `jobs.runner`)."""
+    if rq_job is None:
+        return None
+    meta = rq_job.meta or {}
+    progress = meta.get("progress") or {}
+    return {"stage": progress.get("stage"), "progress": float(progress.get("fraction") or 0.0),
+            "log": list(meta.get("log") or [])}
+
+
+def _remove_partial_model(row: Job) -> None:
+    """Delete the half-written model folder a killed training left (`jobs.train` writes under it)."""
+    if row.kind == "train":
+        shutil.rmtree(partial_model_dir(current_app.config["MODEL_DIR"], row.id), ignore_errors=True)
+
+
+def reconcile(rows: list[Job] | None = None) -> int:
+    """Bring active job rows up to date with RQ; return how many ended; show the others' live progress.
+
+    A row whose RQ job failed, was stopped or vanished gets its outcome. A killed worker (kill -9, OOM,
+    machine lost) is RQ's to notice: its heartbeats stop, so its StartedJobRegistry entry expires and
+    `cleanup()` moves the job to the FailedJobRegistry with AbandonedJobError; the row then says
+    `worker_lost` and the half-written model folder is removed. Rows still running get `row.live` from
+    their job.meta (never written to the database).
     """
     if rows is None:
         rows = list(db.session.execute(db.select(Job).where(Job.status.in_(("queued", "running")))).scalars())
     if not rows:
         return 0
     conn = get_redis()
-    ttl = current_app.config["JOB_HEARTBEAT_TTL"]
+    if any(row.status == "running" for row in rows):
+        for queue in all_queues():
+            queue.started_job_registry.cleanup()
     changed = 0
     for row in rows:
         try:
@@ -229,21 +250,22 @@ def reconcile(rows: list[Job] | None = None) -> int:
         if status == JobStatus.FAILED:
             result = rq_job.latest_result()
             tb = getattr(result, "exc_string", None)
-            last = (tb or "").strip().splitlines()[-1:] or ["the worker reported a failure"]
-            _fail(row, row.error_code or "job_failed", row.error or f"The job failed: {last[0]}", tb)
+            live = _live(rq_job)
+            row.stage, row.progress = row.stage or live["stage"], row.progress or live["progress"]
+            if not row.log and live["log"]:
+                row.log = "\n".join(live["log"]) + "\n"
+            if not row.error_code and any(mark in (tb or "") for mark in WORKER_DEATH):
+                _fail(row, "worker_lost", WORKER_LOST, tb)
+                _remove_partial_model(row)
+            else:
+                last = (tb or "").strip().splitlines()[-1:] or ["the worker reported a failure"]
+                _fail(row, row.error_code or "job_failed", row.error or f"The job failed: {last[0]}", tb)
         elif status in (JobStatus.STOPPED, JobStatus.CANCELED):
             row.status, row.finished_at = "cancelled", utcnow()
-        elif row.status == "running" and not conn.exists(alive_key(row.id)):
-            started = row.started_at
-            if started is not None and started.tzinfo is None:
-
-                started = started.replace(tzinfo=UTC)
-            if started is None or utcnow() - started > timedelta(seconds=ttl):
-                _fail(row, "worker_lost", "The worker running this job stopped (killed or crashed) before it "
-                      "finished. Nothing it was writing was activated; use Retry to run it again.")
-        elif row.status == "queued" and rq_job is None:
+        elif rq_job is None:
             _fail(row, "job_lost", "The job disappeared from the queue (Redis was emptied or restarted).")
         else:
+            row.live = _live(rq_job)
             continue
         changed += 1
     db.session.commit()
@@ -263,7 +285,8 @@ def queue_status() -> dict[str, Any]:
 
 
 def recent_jobs(limit: int = 50, *, reconciled: bool = True) -> list[Job]:
-    """The newest jobs first, reconciled with Redis (or as the database last saw them: `reconciled=False`)."""
+    """The newest jobs first, reconciled with Redis with live progress (or as the database last saw them: `reconciled=False`)."""
+    rows = list(db.session.execute(db.select(Job).order_by(Job.created_at.desc()).limit(limit)).scalars())
     if reconciled:
-        reconcile()
-    return list(db.session.execute(db.select(Job).order_by(Job.created_at.desc()).limit(limit)).scalars())
+        reconcile()  # every active job, not only the ones shown; `rows` are the same objects (one session)
+    return rows

@@ -88,7 +88,7 @@ def _move_rejected(base: Path, rel: str, error: ImageError) -> str:
     return moved
 
 
-def _hash_groups(files: dict[str, dict[str, Any]], max_bits: int) -> tuple[list[list[str]], list[list[str]]]:
+def duplicate_groups(files: dict[str, dict[str, Any]], max_bits: int = NEAR_DUPLICATE_BITS) -> tuple[list[list[str]], list[list[str]]]:
     """Exact-duplicate groups (same sha256) and near-duplicate groups (phash within max_bits)."""
     by_sha: dict[str, list[str]] = {}
     for rel, rec in files.items():
@@ -180,7 +180,7 @@ def scan(
     counts = {cls: 0 for cls in classes}
     for rec in files.values():
         counts[rec["class"]] += 1
-    exact, near = _hash_groups(files, near_duplicate_bits)
+    exact, near = duplicate_groups(files, near_duplicate_bits)
     all_groups = _components(files, exact + near)
     cross = [g for g in all_groups if len({files[r]["class"] for r in g}) > 1]
     result = ScanReport(
@@ -198,6 +198,7 @@ def scan(
         base,
         classes=classes,
         files=files,
+        duplicates={"exact": exact, "near": near},
         scan={
             **result.summary(),
             "near_duplicate_bits": near_duplicate_bits,

@@ -10,8 +10,6 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
 
-from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, MODES
-
 from .. import tasks
 from ..auth import _unauthorized, authenticate, login_name_key
 from ..datasets.paths import dataset_names
@@ -20,8 +18,9 @@ from ..extensions import db, limiter
 from ..i18n import _
 from ..models import ModelVersion
 from ..redis_conn import RedisUnavailable
-from ..registry import activate_model, list_models
+from ..registry import NothingToRollBack, activate_model, activation_history, list_models, roll_back, rollback_target
 from . import bp
+from .forms import form_fields
 
 PUBLIC_ENDPOINTS = {"admin.login"}
 
@@ -93,8 +92,8 @@ def index():
         db.session.rollback()  # a reconcile cut short by Redis must not leave half an update behind
         jobs, status, redis_error = tasks.recent_jobs(30, reconciled=False), {"queues": [], "workers": []}, redis_down_message(exc)
     return render_template("admin/index.html", jobs=jobs, status=status, redis_error=redis_error, datasets=datasets,
-                           models=list_models(), kinds=tasks.KINDS, archs=ARCH_NAMES, devices=DEVICES, modes=MODES,
-                           default_arch=DEFAULT_ARCH, default_mode=DEFAULT_MODE)
+                           models=list_models(), kinds=tasks.KINDS,
+                           forms={kind: form_fields(spec.config) for kind, spec in tasks.KINDS.items()})
 
 
 @bp.post("/jobs/start/<kind>")
@@ -140,23 +139,40 @@ def retry_job(job_id: str):
 
 @bp.get("/models")
 def models():
-    """Model versions with accuracy, per-class metrics, confusion matrix, and Activate."""
+    """Model versions with accuracy, per-class metrics, Activate, two to compare, and the activation history."""
     from ml.evaluations import summarise_evaluations  # reads JSON reports only, no torch
 
     rows = list_models()
+    active = next((m for m in rows if m.is_active), None)
+    other = next((m for m in rows if m is not active), None)
     return render_template("admin/models.html", models=rows,
-                           quality={m.id: summarise_evaluations(m.path) for m in rows})
+                           quality={m.id: summarise_evaluations(m.path) for m in rows},
+                           history=activation_history(20), rollback_to=rollback_target(),
+                           pick_a=active or other, pick_b=other if active else next(iter(rows[1:2]), None))
 
 
 @bp.post("/models/<int:model_id>/activate")
 def activate(model_id: int):
     """Make this model answer predictions from the next request on."""
     try:
-        row = activate_model(model_id)
+        row = activate_model(model_id, via="admin", user=current_user)
         flash(_("Model %(name)s is now active.", name=row.name), "success")
     except AppError as exc:
         flash(exc.message, "error")
-    return redirect(url_for("admin.models"))
+    return redirect(_safe_next(request.form.get("next")) if request.form.get("next") else url_for("admin.models"))
+
+
+@bp.post("/models/rollback")
+def rollback():
+    """Activate again the model the last activation replaced."""
+    try:
+        row = roll_back(user=current_user)
+        flash(_("Rolled back: model %(name)s is active again.", name=row.name), "success")
+    except NothingToRollBack:
+        flash(_("There is no earlier model to roll back to."), "error")
+    except AppError as exc:
+        flash(exc.message, "error")
+    return redirect(_safe_next(request.form.get("next")) if request.form.get("next") else url_for("admin.models"))
 
 
 @bp.get("/models/<int:model_id>/confusion.png")

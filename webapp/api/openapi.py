@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import current_app
 
+from ml.operations import Setting
+
 
 def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -50,6 +52,14 @@ SCHEMAS: dict[str, Any] = {
         "unknown_score": {"type": ["number", "null"], "description": "The check's score, higher meaning less like "
                           "any class; unknown is true above the model's threshold. null when not available"},
         "latency_ms": {"type": "number"}}},
+    "ExplainResponse": {"type": "object", "required": ["model", "class_index", "label", "image", "elapsed_ms"],
+                        "properties": {
+        "model": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+        "class_index": {"type": "integer", "description": "The explained class (the top answer unless asked)"},
+        "label": {"type": "string"}, "display_label": {"type": "string", "description": "Label in the request's language"},
+        "image": {"type": "string", "description": "data:image/png;base64 URL: the model's square view of the picture "
+                  "with the Grad-CAM heat map blended over it (red-yellow: what mattered most)"},
+        "elapsed_ms": {"type": "number", "description": "Time of the heat map alone (forward and backward pass)"}}},
     "ModelVersion": {"type": "object", "required": ["id", "name", "classes", "active"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "arch": {"type": ["string", "null"]},
         "classes": {"type": "array", "items": {"type": "string"}}, "accuracy": {"type": ["number", "null"]},
@@ -68,10 +78,38 @@ SCHEMAS: dict[str, Any] = {
     "JobEnvelope": {"type": "object", "required": ["job"], "properties": {"job": {"$ref": "#/components/schemas/Job"}}},
     "JobRequest": {"type": "object", "required": ["kind"], "properties": {
         "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate"]},
-        "params": {"type": "object", "description": "crawl: dataset, keywords, class_name, count; split: dataset, "
-                   "test, val, seed; train: dataset, arch, mode, pretrained, epochs, lr, batch_size, image_size, "
-                   "device (auto|cpu|cuda|mps); evaluate: model_id, dataset, part, device"}}},
+        "params": {"type": "object", "description": "The kind's params: <Kind>JobParams (built from ml.operations)"}}},
 }
+_JSON_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string", list: "array", dict: "object"}
+
+
+def _setting_schema(spec: Setting) -> dict[str, Any]:
+    """The JSON Schema of one declared setting: its type, choices, bounds, default and help."""
+    kind = _JSON_TYPES.get(spec.kind, "string")
+    schema: dict[str, Any] = {"type": [kind, "null"] if spec.optional else kind, "description": spec.help,
+                              "default": spec.default}
+    if kind == "array":
+        schema["items"] = {"type": "string"}
+    if spec.choices:
+        schema["enum"] = [*spec.choices, *([None] if spec.optional else [])]
+    for key, bound in (("minimum", spec.low), ("maximum", spec.high), ("exclusiveMinimum", spec.above),
+                       ("exclusiveMaximum", spec.below)):
+        if bound is not None:
+            schema[key] = bound
+    return schema
+
+
+def job_params_schemas() -> dict[str, Any]:
+    """`<Kind>JobParams` for every job kind: its targets, then the web settings of its declaration."""
+    from .. import tasks
+
+    targets = {"dataset": {"type": "string", "description": "Dataset folder name (the one name rule)"},
+               "model_id": {"type": "integer", "description": "Registered model version"}}
+    return {f"{kind.capitalize()}JobParams": {
+        "type": "object", "additionalProperties": False, "required": [*spec.targets, *(s.name for s in spec.config.web_settings() if s.required)],
+        "properties": {**{t: targets[t] for t in spec.targets},
+                       **{s.name: _setting_schema(s) for s in spec.config.web_settings()}}}
+        for kind, spec in tasks.KINDS.items()}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -88,6 +126,17 @@ def openapi_document() -> dict[str, Any]:
                           "truncated, too_small, too_many_pixels, no_file)"), "413": _error("Upload too large"),
                           "415": _error("A picture format that is not accepted (unsupported_format: EPS, PSD, ...)"),
                           "429": _error("Rate limited"), "503": _error("No model yet (no_model) or model unusable")}}},
+        "/api/v1/explain": {"post": {
+            "summary": "Why this answer: a Grad-CAM heat map over the picture", "operationId": "explain",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary", "maxLength": limit},
+                               "class_index": {"type": "integer", "minimum": 0,
+                                               "description": "Index in the model's classes; default: the top answer"}}}}}},
+            "responses": {"200": _json("ExplainResponse"), "400": _error("Not a usable picture, or bad_class"),
+                          "413": _error("Upload too large"), "429": _error("Rate limited"),
+                          "501": _error("This install has no torch (needs_torch)"),
+                          "503": _error("No model yet (no_model), model unusable, or another heat map held the model too long (busy)")}}},
         "/api/v1/corrections": {"post": {
             "summary": "Say an answer was wrong: the picture again and the right class", "operationId": "sendCorrection",
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -105,6 +154,14 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/models/{model_id}/activate": {"post": {
             "summary": "Activate a model version", "operationId": "activateModel", "security": ADMIN,
             "parameters": [MODEL_ID], "responses": {"200": {"description": "Activated"}, "404": _error("No such model"), **auth}}},
+        "/api/v1/models/rollback": {"post": {
+            "summary": "Activate again the model the last activation replaced", "operationId": "rollBackModel",
+            "security": ADMIN, "responses": {"200": {"description": "Rolled back"},
+                                             "409": _error("No earlier model (nothing_to_roll_back)"), **auth}}},
+        "/api/v1/models/activations": {"get": {
+            "summary": "Activation history, newest first", "operationId": "listActivations", "security": ADMIN,
+            "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "default": 50}}],
+            "responses": {"200": {"description": "OK: activations with model_id, previous_id, by, via, at"}, **auth}}},
         "/api/v1/jobs": {
             "get": {"summary": "Recent jobs", "operationId": "listJobs", "security": ADMIN, "responses": {
                 "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {
@@ -131,7 +188,7 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Animal classifier API", "version": "1"},
         "paths": paths,
-        "components": {"schemas": SCHEMAS, "securitySchemes": {"session": {
+        "components": {"schemas": {**SCHEMAS, **job_params_schemas()}, "securitySchemes": {"session": {
             "type": "apiKey", "in": "cookie", "name": "session",
             "description": "Log in at /admin/login; send the CSRF token in X-CSRFToken on POST"}}},
     }

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 
-from ml.dataset import list_class_files, list_classes, read_metadata, read_split
+from ml.dataset import list_class_files, list_classes, read_metadata
 from ml.errors import DatasetError
 from ml.images import IMAGE_EXTENSIONS
 
@@ -18,10 +18,13 @@ from ..auth import admin_required
 from ..i18n import N_, _
 from . import bp
 from .edit import EditError, move_image, rename_class, trash_image
+from .grid import FILTER_LABELS, FLAG_LABELS, PART_LABELS, grid_facts, offered_filters, page_sizes
 from .paths import UnsafePath, class_dir, dataset_root, image_file
 from .thumbs import DEFAULT_THUMB_SIZE, thumbnail
 
 DEFAULT_PAGE_SIZE = 48
+#: Thumbnails on each class card of the dataset page.
+CARD_SAMPLES = 4
 
 
 # ---------------------------------------------------------------- helpers
@@ -106,18 +109,6 @@ def list_datasets() -> list[dict]:
     return out
 
 
-def split_part(root: Path, relpath: str) -> str | None:
-    """Which split list ("train", "val", "test") names `relpath`, if any."""
-    for part in ("train", "val", "test"):
-        try:
-            _classes, rows = read_split(root, part)
-        except DatasetError:
-            return None
-        if any(rel == relpath for rel, _label in rows):
-            return part
-    return None
-
-
 # ---------------------------------------------------------------- pages
 
 @bp.get("/")
@@ -128,33 +119,88 @@ def index():
 
 @bp.get("/<name>/")
 def dataset(name: str):
-    """One dataset: its classes with counts and split state."""
+    """One dataset: a card per class with a few thumbnails, its counts and split state."""
     root = open_dataset(name)
-    return render_template("datasets/dataset.html", ds=summarise(root))
+    ds = summarise(root)
+    facts = grid_facts(root, None)
+    cards = []
+    for cls in ds["classes"]:
+        files = list_class_files(root, cls)
+        cards.append({
+            "name": cls, "count": len(files), "samples": files[:CARD_SAMPLES],
+            "parts": {part: n for part, n in facts.counts(files, ("train", "val", "test")).items() if n},
+            "flagged": facts.counts(files, ("flagged",))["flagged"],
+        })
+    return render_template("datasets/dataset.html", ds=ds, cards=cards, part_labels=PART_LABELS)
+
+
+def _mistakes_model(admin: bool):
+    """(model row, chosen) whose mistakes an administrator's grid shows: `?model=<id>`, else the active one."""
+    if not admin:
+        return None, False
+    from ..extensions import db
+    from ..models import ModelVersion
+    from ..registry import active_model
+
+    model_id = request.args.get("model", type=int)
+    row = db.session.get(ModelVersion, model_id) if model_id else None
+    return (row, True) if row is not None else (active_model(), False)
+
+
+def _choice(arg: str, allowed, default):
+    value = request.args.get(arg, "")
+    if isinstance(default, int):
+        try:
+            value = int(value)
+        except ValueError:
+            return default
+    return value if value in allowed else default
 
 
 @bp.get("/<name>/classes/<cls>/")
 def class_images(name: str, cls: str):
-    """Thumbnail grid of one class, a page at a time."""
+    """Thumbnail grid of one class, a page at a time, filtered by split part, scan flags or mistakes."""
     root = open_dataset(name)
     try:
         class_dir(root, cls)
     except DatasetError as exc:
         abort(404, description=exc.message)
-    files = list_class_files(root, cls)
-    per_page = int(current_app.config.get("DATASET_PAGE_SIZE", DEFAULT_PAGE_SIZE))
+    admin = is_admin()
+    model, chosen = _mistakes_model(admin)
+    facts = grid_facts(root, model.path if model is not None else None)
+    offered = offered_filters(facts, admin)
+    show = _choice("show", offered, "all")
+    seen = request.args.get("seen", "") if show == "misclassified" else ""
+    default_size = int(current_app.config.get("DATASET_PAGE_SIZE", DEFAULT_PAGE_SIZE))
+    sizes = page_sizes(default_size)
+    per_page = _choice("per", sizes, default_size)
+    every = list_class_files(root, cls)
+    files = [rel for rel in every if facts.matches(rel, show) and (not seen or facts.wrong[rel].get("predicted") == seen)]
     pages = max(1, math.ceil(len(files) / per_page))
     page = page_number(pages)
     shown = files[(page - 1) * per_page : page * per_page]
+    query = {k: v for k, v in (("show", show), ("seen", seen), ("model", model.id if chosen else None),
+                               ("per", per_page)) if v not in ("all", "", None, default_size)}
     return render_template(
         "datasets/class.html",
         name=name,
         cls=cls,
         files=shown,
-        total=len(files),
+        total=len(every),
+        matching=len(files),
         page=page,
         pages=pages,
         classes=list_classes(root),
+        facts=facts,
+        show=show,
+        filters=[(f, FILTER_LABELS[f], n) for f, n in facts.counts(every, offered).items()],
+        per_page=per_page,
+        sizes=sizes,
+        query=query,
+        flag_labels=FLAG_LABELS,
+        part_labels=PART_LABELS,
+        seen=seen,
+        mistakes_of=model if chosen else None,
     )
 
 
@@ -175,11 +221,17 @@ def image(name: str, relpath: str):
     siblings = list_class_files(root, cls)
     index_in_class = siblings.index(relpath) if relpath in siblings else -1
     st = path.stat()
+    admin = is_admin()
+    model, _chosen = _mistakes_model(admin)
+    grid = grid_facts(root, model.path if model is not None else None)
     facts = {
         "bytes": st.st_size,
         "modified": datetime.fromtimestamp(st.st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "size": _pixel_size(path),
-        "part": split_part(root, relpath),
+        "part": grid.parts.get(relpath),
+        "flags": grid.flags.get(relpath, []),
+        "wrong": grid.wrong.get(relpath) if admin else None,
+        "model": model.name if model is not None else None,
     }
     return render_template(
         "datasets/image.html",
@@ -192,6 +244,8 @@ def image(name: str, relpath: str):
         position=index_in_class + 1,
         count=len(siblings),
         classes=[c for c in list_classes(root) if c != cls],
+        flag_labels=FLAG_LABELS,
+        part_labels=PART_LABELS,
     )
 
 

@@ -14,6 +14,8 @@ from . import bp
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 #: Where the page script sends the picture (the API blueprint's contract).
 PREDICT_API_URL = "/api/v1/predict"
+#: Where "Why this answer?" sends the picture again for its heat map (only when asked).
+EXPLAIN_API_URL = "/api/v1/explain"
 #: Where "wrong? tell us" sends the picture again with the right class.
 CORRECTIONS_API_URL = "/api/v1/corrections"
 
@@ -50,6 +52,12 @@ SCRIPT_MESSAGES = (
     N_("Sending…"),
     N_("Too many corrections from here. Please try again later."),
     N_("That is not one of this model's classes."),
+    N_("Why this answer?"),
+    N_("Show the photo"),
+    N_("Working out why…"),
+    N_("Red and yellow: the parts of the photo that mattered most for “%(label)s”."),
+    N_("This server cannot make heat maps: it needs the full install with torch."),
+    N_("Too many heat maps are being made right now. Please try again in a moment."),
 )
 
 
@@ -88,6 +96,7 @@ def index():
         "predict/index.html",
         api_url=PREDICT_API_URL,
         corrections_url=CORRECTIONS_API_URL,
+        explain_url=EXPLAIN_API_URL,
         limit_bytes=limit,
         limit_text=human_size(limit),
         script_messages=messages_for(SCRIPT_MESSAGES),

@@ -136,6 +136,7 @@
     busy.hidden = true;
     result.hidden = false;
     showCorrection(data);
+    resetExplain();
   }
 
   // "Wrong? tell us": the model's classes to pick; the picture is sent again with the choice.
@@ -190,6 +191,71 @@
     else status.textContent = messageFor(response.status, data && data.error);
   });
 
+  // "Why this answer?": the heat map is asked for only when the button is pressed, then toggles.
+  const explainButton = $("explain-toggle");
+  const explainStatus = $("explain-status");
+  const heatmap = $("heatmap");
+  const heatmapCaption = $("heatmap-caption");
+  let explainedFile = null;
+
+  function showHeatmap(on) {
+    heatmap.hidden = !on;
+    heatmapCaption.hidden = !on;
+    preview.hidden = on;
+    explainButton.textContent = on ? t("Show the photo") : t("Why this answer?");
+    explainButton.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+
+  function resetExplain() {
+    explainedFile = null;
+    heatmap.removeAttribute("src");
+    heatmapCaption.textContent = "";
+    explainStatus.textContent = "";
+    explainButton.disabled = false;
+    showHeatmap(false);
+  }
+
+  function explainError(status, error) {
+    const code = (error && error.code) || "";
+    if (code === "needs_torch") return t("This server cannot make heat maps: it needs the full install with torch.");
+    if (code === "busy") return t("Too many heat maps are being made right now. Please try again in a moment.");
+    return messageFor(status, error);
+  }
+
+  explainButton.addEventListener("click", async () => {
+    if (!heatmap.hidden) { showHeatmap(false); return; }
+    if (explainedFile && explainedFile === lastFile) { showHeatmap(true); return; }
+    if (!lastFile) return;
+    const file = lastFile;
+    const body = new FormData();
+    body.append("file", file, file.name || "pasted.png");
+    const headers = { Accept: "application/json" };
+    if (csrfMeta) headers["X-CSRFToken"] = csrfMeta.content;
+    explainButton.disabled = true;
+    explainStatus.textContent = t("Working out why…");
+    let response = null;
+    let data = null;
+    try {
+      response = await fetch($("explain").dataset.apiUrl, { method: "POST", body: body, headers: headers });
+      try { data = await response.json(); } catch (err) { data = null; }
+    } catch (err) {
+      data = null;
+    }
+    if (file !== lastFile) return;  // another picture was chosen meanwhile
+    explainButton.disabled = false;
+    if (!response) { explainStatus.textContent = t("The server could not be reached. Please try again."); return; }
+    if (!response.ok || !data || data.error) {
+      explainStatus.textContent = explainError(response.status, data && data.error);
+      return;
+    }
+    explainStatus.textContent = "";
+    heatmap.src = data.image;
+    heatmapCaption.textContent = t("Red and yellow: the parts of the photo that mattered most for “%(label)s”.",
+      { label: data.display_label || data.label });
+    explainedFile = file;
+    showHeatmap(true);
+  });
+
   async function recognise(file) {
     clearError();
     if (!file) { showError(t("Please choose a picture first.")); return; }
@@ -201,6 +267,7 @@
     if (file.size === 0) { work.hidden = true; showError(t("The file is empty.")); return; }
     showPreview(file);
     lastFile = file;
+    resetExplain();
     result.hidden = true;
     busy.hidden = false;
     if (inFlight) inFlight.abort();

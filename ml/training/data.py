@@ -1,23 +1,35 @@
-"""Decode and resize a split's pictures once per run, so epochs never re-decode full-size JPEGs.
+"""The pictures a run learns from: the hold-out, the per-run pixel cache, batches and model input.
 
-Pictures are stored as centre squares (uint8, N×S×S×3) in a `.npy` memory map inside the run
-folder: a resumed run reuses it, and a large dataset does not have to fit in memory.
+    holdout(rows, 0.1, seed)        validation rows cut from train when the split has no val part
+    cache_split(root, rows, ...)    every picture decoded and resized once per run (a memory map)
+    batch_indices(n, 32, seed)      the shuffled batches of an epoch
+    to_input(pixels, mean, std)     uint8 pixels to the normalised tensor a model takes
+
+Pictures are stored as centre squares (uint8, N×S×S×3) in a `.npy` memory map in the run's
+`cache/` folder, so epochs never re-decode full-size JPEGs and a large dataset does not have to fit
+in memory. The cache serves one run: `ml.training.run.train` deletes it when the run ends (done,
+failed or cancelled); a resumed run decodes again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from .errors import DatasetError
-from .files import atomic_path, write_json_atomic
-from .images import ImageError, load_image
-from .progress import ProgressFn, StopFn, check_stop, report
-from .transforms import to_square_uint8
+from ..files import atomic_path, write_json_atomic
+from ..images import ImageError, load_image
+from ..progress import ProgressFn, StopFn, check_stop, report
+from ..transforms import normalise, to_square_uint8
+
+#: The folder of a run's pixel cache, inside the run folder.
+CACHE_DIR = "cache"
 
 
 @dataclass
@@ -86,12 +98,36 @@ def cache_split(
     return CachedSplit(np.load(data_path, mmap_mode="r"), np.asarray(labels, dtype=np.int64), files, skipped)
 
 
-def check_classes_on_disk(root: Path, classes: list[str]) -> None:
-    """Raise DatasetError when a class listed in the split has no folder any more."""
-    gone = [c for c in classes if not (root / c).is_dir()]
-    if gone:
-        raise DatasetError(
-            f"Class folder(s) listed in the split are missing from {root}: {', '.join(gone)}. "
-            f"Restore them or split again (`flask dataset split {root}`).",
-            code="class_missing",
-        )
+def holdout(rows: list[tuple[str, int]], fraction: float, seed: int) -> tuple[list, list]:
+    """Split training rows into (train, validation), stratified, at least 1 per class of 5 or more."""
+    rng = random.Random(seed)
+    keep, held = [], []
+    by_label: dict[int, list] = {}
+    for row in rows:
+        by_label.setdefault(row[1], []).append(row)
+    for label in sorted(by_label):
+        group = by_label[label][:]
+        rng.shuffle(group)
+        n = round(len(group) * fraction) if len(group) >= 5 else 0
+        n = max(n, 1) if len(group) >= 5 else 0
+        held += group[:n]
+        keep += group[n:]
+    return sorted(keep), sorted(held)
+
+
+def batch_indices(n: int, batch_size: int, epoch_seed: int, shuffle: bool = True) -> list[np.ndarray]:
+    """The index batches of one epoch (sorted within a batch, for memory-map reads)."""
+    order = np.random.default_rng(epoch_seed).permutation(n) if shuffle else np.arange(n)
+    chunks = [np.sort(order[i : i + batch_size]) for i in range(0, n, batch_size)]
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        # BatchNorm cannot train on a batch of one: the odd picture joins the previous batch.
+        chunks[-2] = np.sort(np.concatenate(chunks[-2:]))
+        chunks.pop()
+    return chunks
+
+
+def to_input(pixels: np.ndarray | torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 NHWC pixels to a normalised float NCHW tensor in channels-last memory (`ml.transforms.normalise`)."""
+    if isinstance(pixels, torch.Tensor):
+        pixels = pixels.numpy()
+    return torch.from_numpy(normalise(pixels, mean, std, channels_last=True))

@@ -18,19 +18,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from .device import CPU, Device
-from .frozen import module_runner
-from .models import split_backbone
-from .progress import ProgressFn, StopFn, check_stop, report
-from .train_cache import CachedSplit
-from .train_loops import _batches, to_input
-
-#: Epochs of head-only fitting before the last stages start learning (LP-FT).
-PROBE_EPOCHS = 30
+from ..device import CPU, Device
+from ..frozen import module_runner
+from ..models import split_backbone
+from ..progress import ProgressFn, StopFn, check_stop, report
+from .config import PROBE_EPOCHS
+from .data import CachedSplit, batch_indices, to_input
 
 
 class LastStages:
     """Train the last stages and the head on cached feature maps of the frozen first stages."""
+
+    single_thread = False
 
     def __init__(self, model: nn.Module, arch: str, mean, std, batch_size: int, augment: bool,
                  probe_epochs: int = PROBE_EPOCHS, *, device: Device = CPU):
@@ -60,7 +59,7 @@ class LastStages:
         report(on_progress, "features", 0, total)
         for name, split, mirror in jobs:
             chunks = []
-            for index in _batches(len(split), 64, 0, shuffle=False):
+            for index in batch_indices(len(split), 64, 0, shuffle=False):
                 check_stop(should_stop)
                 pixels = split.pixels[index][:, :, ::-1, :] if mirror else split.pixels[index]
                 chunks.append(run(to_input(pixels, self.mean, self.std)).to("cpu", torch.float16))
@@ -87,7 +86,7 @@ class LastStages:
         head = self.top.head
         optimizer = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=1e-4)
         for epoch in range(self.probe_epochs):
-            for index in _batches(len(labels), 32, epoch):
+            for index in batch_indices(len(labels), 32, epoch):
                 check_stop(should_stop)
                 loss = nn.functional.cross_entropy(head(feats[index]), labels[index])
                 optimizer.zero_grad(set_to_none=True)
@@ -96,7 +95,7 @@ class LastStages:
             report(on_progress, "probe", epoch + 1, self.probe_epochs, loss=round(loss.item(), 4))
 
     def steps_per_epoch(self) -> int:
-        return len(_batches(len(self.labels["train"]), self.batch_size, 0))
+        return len(batch_indices(len(self.labels["train"]), self.batch_size, 0))
 
     def begin_epoch(self, epoch: int) -> None:
         """Train mode for the last stages, but BatchNorm keeps its pretrained statistics."""
@@ -108,7 +107,7 @@ class LastStages:
     def batches(self, epoch_seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         views, labels = self.maps["train"], self.labels["train"]
         rng = np.random.default_rng(epoch_seed)
-        for index in _batches(len(labels), self.batch_size, epoch_seed):
+        for index in batch_indices(len(labels), self.batch_size, epoch_seed):
             choice = rng.integers(0, len(views), len(index))  # each picture once per epoch, a random view
             maps = torch.stack([views[v][i] for v, i in zip(choice, index)])
             yield maps.to(self.device.torch).float(), labels[index].to(self.device.torch)
@@ -127,4 +126,4 @@ class LastStages:
             return self.top.head(feats).float().cpu(), self.labels[name]
 
 
-__all__ = ["PROBE_EPOCHS", "LastStages"]
+__all__ = ["LastStages"]
