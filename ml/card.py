@@ -52,7 +52,8 @@ def glance(path: Path, meta: dict[str, Any]) -> list[str]:
     out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     check = meta.get("open_set") or {}
     if check:
-        out += ["", f"\"None of my classes\": {check.get('method')} check with k={check.get('k')} on "
+        centred = ", mean-centred," if check.get("centred") else ""
+        out += ["", f"\"None of my classes\": {check.get('method')} check{centred} with k={check.get('k')} on "
                 f"{bank_size(check.get('bank'))} stored training features; threshold {check.get('threshold')} lets "
                 f"through all but {_pct(check.get('rate'))} of {check.get('fitted_on')} validation photos scored "
                 f"with a {check.get('margin')}-neighbour shift margin (see docs/model.md)."]

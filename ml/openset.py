@@ -116,6 +116,12 @@ def _normalise_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def _centre_vector(centre: Any) -> np.ndarray:
+    """A stored centre (`encode_bank` of one row, or a plain list) as one float32 row vector."""
+    vec = centre if isinstance(centre, np.ndarray) else decode_bank(centre)
+    return np.asarray(vec, dtype=np.float32).reshape(1, -1)
+
+
 def unknown_scores(logits: np.ndarray, features: np.ndarray | None, params: Mapping[str, Any]) -> np.ndarray:
     """One open-set score per picture; higher means less like any class the model was trained on."""
     method = params.get("method")
@@ -131,6 +137,10 @@ def unknown_scores(logits: np.ndarray, features: np.ndarray | None, params: Mapp
             raise MLError("This model's open-set check needs pooled features, which its export lacks.", code="model_incompatible")
         bank = params["bank"] if isinstance(params["bank"], np.ndarray) else decode_bank(params["bank"])
         k = int(params.get("k", 10))
+        centre = params.get("centre")
+        if centre is not None:
+            # Mean-centred check: the bank holds unit vectors of (training feature - centre).
+            features = np.asarray(features, dtype=np.float32) - _centre_vector(centre)
         sims = _normalise_rows(features) @ bank.T
         k = max(1, min(k, bank.shape[0]))
         kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1]
@@ -153,8 +163,13 @@ BANK_PER_CLASS = 120
 UNKNOWN_RATE = 0.03
 #: Validation pictures come from the training photos' own sources, so their nearest bank neighbours
 #: are closer than a user's photo will find; scoring them by the (k + margin)-th neighbour instead
-#: simulates that. On held-out sources this kept 97.6% of known photos while flagging 93.6% of others.
-SHIFT_MARGIN = 10
+#: simulates that. 10 was chosen when training on one source (a large shift to the next source); with
+#: several training sources and mean-centred features, 3 is the largest of 0/3/5/10 that still catches
+#: 90% of the threshold half of others/ (bench/openset_compare.py, docs/model.md).
+SHIFT_MARGIN = 3
+#: Measure similarity around the training features' mean: the direction every photo shares carries
+#: no class information, and removing it spreads photos of other things away from the bank.
+CENTRED = True
 
 
 def fit_open_set(
@@ -167,13 +182,15 @@ def fit_open_set(
     per_class: int = BANK_PER_CLASS,
     rate: float = UNKNOWN_RATE,
     margin: int = SHIFT_MARGIN,
+    centred: bool = CENTRED,
     seed: int = 0,
 ) -> dict[str, Any]:
     """A k-nearest-neighbour open-set check: a bank of training features and a threshold from validation.
 
     The score of a picture is 1 − (cosine similarity to its k-th nearest bank vector); the threshold
     lets through all but `rate` of the held-out validation pictures (all of known classes) when they
-    are scored by their (k + margin)-th neighbour, a stand-in for photos from other sources.
+    are scored by their (k + margin)-th neighbour, a stand-in for photos from other sources. With
+    `centred`, features are compared after subtracting the bank's mean (stored as `centre`).
     """
     feats = np.asarray(train_features, dtype=np.float32)
     labels = np.asarray(train_labels, dtype=np.int64)
@@ -184,14 +201,19 @@ def fit_open_set(
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
         keep.append(np.sort(rng.choice(idx, size=min(per_class, len(idx)), replace=False)))
-    bank = _normalise_rows(feats[np.concatenate(keep)])
-    # Round through float16 now, so the threshold is fitted on exactly the bank the model file stores.
+    chosen = feats[np.concatenate(keep)]
+    # Round through float16 now, so the threshold is fitted on exactly what the model file stores.
+    centre = chosen.mean(axis=0, keepdims=True).astype(np.float16).astype(np.float32) if centred else None
+    bank = _normalise_rows(chosen - centre if centred else chosen)
     bank = bank.astype(np.float16).astype(np.float32)
     k = int(min(k, len(bank)))
-    harsher = {"method": "knn", "k": int(min(k + margin, len(bank))), "bank": bank}
+    harsher = {"method": "knn", "k": int(min(k + margin, len(bank))), "bank": bank, "centre": centre}
     scores = unknown_scores(val_logits, val_features, harsher)
-    return {"method": "knn", "k": k, "threshold": round(threshold_for_rate(scores, rate), 6), "rate": rate,
-            "margin": harsher["k"] - k, "fitted_on": int(len(scores)), "bank": encode_bank(bank)}
+    out = {"method": "knn", "k": k, "threshold": round(threshold_for_rate(scores, rate), 6), "rate": rate,
+           "margin": harsher["k"] - k, "fitted_on": int(len(scores)), "bank": encode_bank(bank)}
+    if centred:
+        out |= {"centred": True, "centre": encode_bank(centre)}
+    return out
 
 
 def threshold_for_rate(known_scores: np.ndarray, rate: float) -> float:

@@ -85,6 +85,14 @@ def _usable_open_set(meta: dict[str, Any], has_features: bool) -> tuple[dict[str
         if bank.ndim != 2 or not bank.size:
             return None, "its open-set feature bank is missing or not a list of vectors"
         ready["bank"] = bank  # converted once here, not on every picture
+        if params.get("centre") is not None:
+            try:
+                centre = decode_bank(params["centre"]).reshape(-1)
+            except (TypeError, ValueError):
+                centre = np.zeros(0, dtype=np.float32)
+            if centre.shape != (bank.shape[1],) or not np.isfinite(centre).all():
+                return None, "its open-set centre is not one vector as wide as the feature bank"
+            ready["centre"] = centre
     return ready, None
 
 

@@ -34,6 +34,36 @@ def test_knn_check_flags_far_points_and_lets_known_ones_through():
     assert (unknown > params["threshold"]).all()
 
 
+def test_centred_check_stores_the_mean_and_scores_around_it():
+    rng = np.random.default_rng(3)
+    # Every feature shares a large common part (as pooled CNN features do): uncentred cosine
+    # similarity is then close to 1 for any two pictures, known or not.
+    offset = np.zeros(8)
+    offset[0] = 20.0
+    centres = offset + np.eye(8)[1:4]
+    train_x, train_y = _clusters(300, rng, centres)
+    val_x, _ = _clusters(100, rng, centres)
+    params = fit_open_set(train_x, train_y, val_x, np.zeros((100, 3)), k=5, per_class=40, rate=0.02, margin=3)
+    assert params["centred"] is True and params["margin"] == 3
+    centre = decode_bank(params["centre"]).reshape(-1)
+    bank = decode_bank(params["bank"])
+    assert centre.shape == (8,) and abs(centre[0] - 20.0) < 0.05  # the mean of the stored training features
+    assert np.allclose(np.linalg.norm(bank, axis=1), 1.0, atol=1e-3)
+    assert abs(bank[:, 0]).max() < 0.3  # the common part is gone from the bank (uncentred: about 0.999)
+    far = offset + np.eye(8)[5:] + 0.05 * rng.standard_normal((3, 8))
+    scores = unknown_scores(np.zeros((3, 3)), far, params)
+    unit = (far - centre) / np.linalg.norm(far - centre, axis=1, keepdims=True)
+    expected = 1 - np.sort(unit @ bank.T, axis=1)[:, ::-1][:, 4]  # fifth nearest, by hand
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+    assert (scores > params["threshold"]).all()
+    known_x, _ = _clusters(500, rng, centres)
+    assert (unknown_scores(np.zeros((500, 3)), known_x, params) > params["threshold"]).mean() <= 0.06
+    # Without centring (what older model files hold), the same far points look almost like the bank.
+    plain = fit_open_set(train_x, train_y, val_x, np.zeros((100, 3)), k=5, per_class=40, rate=0.02, centred=False)
+    assert "centre" not in plain and "centred" not in plain
+    assert unknown_scores(np.zeros((3, 3)), far, plain).max() < 0.01 < scores.min()
+
+
 def test_bank_encoding_round_trips_through_float16():
     bank = np.random.default_rng(1).standard_normal((7, 5)).astype(np.float32)
     encoded = encode_bank(bank)
@@ -87,9 +117,12 @@ def test_trained_model_lets_its_own_validation_pictures_through(trained):
     assert all(a.unknown is not None for a in answers)
     # The threshold lets all but 1% of validation pictures through; scoring again must agree.
     assert flagged <= max(1, round(0.01 * len(answers)))
-    # A picture unlike every class (flat mid-grey) scores above the typical validation picture.
-    grey = predictor.classify(Image.new("RGB", (80, 64), (128, 128, 128)))
-    assert grey.unknown_score > np.median([a.unknown_score for a in answers])
+    # A picture unlike every class (flat yellow: the classes are red, green and blue shapes) scores
+    # above the typical validation picture. (Not flat grey: that is the blend of the three class
+    # colours, so to this random-init model it sits at the training features' mean, the very point
+    # the centred check measures from.)
+    yellow = predictor.classify(Image.new("RGB", (80, 64), (230, 200, 30)))
+    assert yellow.unknown_score > np.median([a.unknown_score for a in answers])
 
 
 def test_training_without_the_check_stores_neither(trained, tmp_path):

@@ -180,6 +180,30 @@ def test_knn_with_a_tiny_bank(trained, tmp_path):
     assert answers[3].unknown_score == pytest.approx(1 - cosine.max(), abs=1e-5)
 
 
+def test_centred_knn_check_gives_the_same_flags_on_both_backends(trained, tmp_path):
+    from ml.openset import decode_bank, fit_open_set
+
+    root, model = trained
+    known = class_pictures(root)
+    features = Predictor.load(model, backend="torch").forward(known)[1]
+    fitted = fit_open_set(np.repeat(features, 4, axis=0), np.repeat(np.arange(3), 4), features, np.zeros((3, 3)),
+                          k=1, margin=0, rate=0.0)
+    # Each known picture is its own neighbour (its score is float16 rounding only): a threshold above that.
+    fitted["threshold"] = 1e-3
+    path = with_meta(model, tmp_path / "centred.pt", open_set=fitted | {"temperature": 1.0})
+    export_onnx(path)
+    by_torch = Predictor.load(path, backend="torch").classify_many(known + [blank()])
+    by_onnx = Predictor.load(path, backend="onnx").classify_many(known + [blank()])
+    assert [a.unknown for a in by_torch] == [a.unknown for a in by_onnx] == [False, False, False, True]
+    np.testing.assert_allclose([a.unknown_score for a in by_torch], [a.unknown_score for a in by_onnx], atol=1e-4)
+    centre = decode_bank(fitted["centre"]).reshape(-1)
+    blank_features = Predictor.load(path, backend="torch").forward([blank()])[1][0] - centre
+    cosine = decode_bank(fitted["bank"]) @ (blank_features / np.linalg.norm(blank_features))
+    assert by_torch[3].unknown_score == pytest.approx(1 - cosine.max(), abs=1e-4)
+    info = Predictor.load(path, backend="onnx").info["open_set"]
+    assert info["centred"] is True and "centre" not in info and info["bank_size"] == 12
+
+
 def test_public_info_shows_the_check_but_never_the_bank(trained, tmp_path):
     root, model = trained
     features = Predictor.load(model, backend="torch").forward(class_pictures(root))[1]
@@ -196,6 +220,7 @@ def test_public_info_shows_the_check_but_never_the_bank(trained, tmp_path):
     ({"method": "mahalanobis-9", "threshold": 1.0}, "unknown to this version"),
     ({"method": "msp", "threshold": "high"}, "not a number"),
     ({"method": "knn", "threshold": 0.1}, "feature bank is missing"),
+    ({"method": "knn", "threshold": 0.1, "bank": [[1.0, 0.0]], "centre": [1.0, 0.0, 0.0]}, "centre is not one vector"),
 ])
 def test_unusable_open_set_metadata_still_answers(trained, tmp_path, open_set, problem):
     root, model = trained
