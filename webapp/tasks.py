@@ -30,6 +30,7 @@ from .i18n import N_
 from .logmask import mask_secrets
 from .models import Job, ModelVersion, User, utcnow
 from .redis_conn import RedisUnavailable, all_queues, get_queue, get_redis
+from .registry import active_model
 
 #: Names the job's host for the worker (`jobs.host.HOST_META_KEY` -> the class `jobs.host.open_host` imports).
 JOB_META = {"host": "webapp.job_adapter.WebJobHost"}
@@ -108,6 +109,19 @@ def _evaluate_params(p: dict) -> dict:
             "device": _choice(p, "device", DEVICES, "auto")}
 
 
+def _review_params(p: dict) -> dict:
+    """The dataset, and the features to judge with: model `model_id` (default: the active one) or a backbone."""
+    params = {"dataset": _existing_dataset(p), "backbone": _choice(p, "backbone", ARCH_NAMES, "efficientnet_lite0"),
+              "image_size": _number(p, "image_size", int, 32, 512, 224)}
+    if p.get("model_id") not in (None, ""):
+        params["model_id"] = _number(p, "model_id", int, 1, 2**31, None)
+        if db.session.get(ModelVersion, params["model_id"]) is None:
+            raise InvalidParams(f"There is no model version {params['model_id']}.")
+    elif p.get("use_active", True) and (row := active_model()) is not None:
+        params["model_id"] = row.id
+    return params
+
+
 @dataclass(frozen=True)
 class JobKind:
     """What a kind of job runs (dotted path, imported only by workers), on which queue, with which params."""
@@ -123,6 +137,7 @@ KINDS: dict[str, JobKind] = {
     "split": JobKind("jobs.dataset.run", "crawl", _split_params, N_("Scan, split and measure a dataset")),
     "train": JobKind("jobs.train.run", "train", _train_params, N_("Train a model")),
     "evaluate": JobKind("jobs.evaluate.run", "train", _evaluate_params, N_("Evaluate a model")),
+    "review": JobKind("jobs.review.run", "train", _review_params, N_("Find suspect pictures to review")),
 }
 
 
