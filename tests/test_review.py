@@ -175,6 +175,8 @@ def test_keep_trash_move_and_undo_through_the_forms(app, admin_client):
 def test_next_must_be_local_and_done_continues_there(app, admin_client, client):
     _split_colours(app)
     assert client.get("/datasets/pets/review").status_code == 302  # visitors go to the login page
+    assert 'id="review-link"' not in client.get("/datasets/pets/").text
+    assert 'id="review-link" href="/datasets/pets/review"' in admin_client.get("/datasets/pets/").text
     for bad in ("https://evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "x/y"):
         assert admin_client.get("/datasets/pets/review", query_string={"next": bad}).status_code == 400, bad
     html = admin_client.get("/datasets/pets/review?next=/builder/7", headers=EN).text
