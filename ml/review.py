@@ -53,6 +53,21 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
+#: Rows of the similarity matrix computed at once (memory: KNN_CHUNK × pictures numbers).
+KNN_CHUNK = 1024
+
+
+def _nearest(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices of each row's `k` most similar other rows, a chunk of rows at a time."""
+    out = np.empty((len(x), k), dtype=np.int64)
+    for start in range(0, len(x), KNN_CHUNK):
+        sims = x[start : start + KNN_CHUNK] @ x.T
+        rows = np.arange(len(sims))
+        sims[rows, start + rows] = -np.inf
+        out[start : start + len(sims)] = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    return out
+
+
 def judge(features: np.ndarray, labels: Sequence[int], n_classes: int, *, k: int = KNN_K) -> list[dict[str, Any]]:
     """Per picture: `reasons` ("closer_to", "far"), `nearest` other class index, `own`/`other` similarity, `score`.
 
@@ -80,10 +95,8 @@ def judge(features: np.ndarray, labels: Sequence[int], n_classes: int, *, k: int
     best = others.argmax(axis=1) if n_classes > 1 else np.zeros(n, dtype=np.int64)
     other = others[np.arange(n), best] if n_classes > 1 else np.full(n, -1.0)
 
-    pair = x @ x.T
-    np.fill_diagonal(pair, -np.inf)
     kk = max(1, min(k, n - 1))
-    knn = np.argsort(-pair, axis=1)[:, :kk] if n > 1 else np.zeros((n, 0), dtype=np.int64)
+    knn = _nearest(x, kk) if n > 1 else np.zeros((n, 0), dtype=np.int64)
 
     dist = 1.0 - own
     far = np.zeros(n, dtype=bool)

@@ -65,7 +65,7 @@ SCHEMAS: dict[str, Any] = {
         "dataset_fingerprint": {"type": ["string", "null"], "description": "Administrators only"},
         "active": {"type": "boolean"}, "created_at": {"type": "string"}, "activated_at": {"type": ["string", "null"]}}},
     "Job": {"type": "object", "required": ["id", "kind", "status", "progress"], "properties": {
-        "id": {"type": "string"}, "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate"]},
+        "id": {"type": "string"}, "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate", "review"]},
         "queue": {"type": "string"}, "params": {"type": "object"},
         "status": {"type": "string", "enum": ["queued", "running", "finished", "failed", "cancelled"]},
         "stage": {"type": ["string", "null"]}, "progress": {"type": "number"}, "result": {"type": ["object", "null"]},
@@ -75,10 +75,11 @@ SCHEMAS: dict[str, Any] = {
         "started_at": {"type": ["string", "null"]}, "finished_at": {"type": ["string", "null"]}}},
     "JobEnvelope": {"type": "object", "required": ["job"], "properties": {"job": {"$ref": "#/components/schemas/Job"}}},
     "JobRequest": {"type": "object", "required": ["kind"], "properties": {
-        "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate"]},
+        "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate", "review"]},
         "params": {"type": "object", "description": "crawl: dataset, keywords, class_name, count; split: dataset, "
                    "test, val, seed; train: dataset, arch, mode, pretrained, epochs, lr, batch_size, image_size, "
-                   "device (auto|cpu|cuda|mps); evaluate: model_id, dataset, part, device"}}},
+                   "device (auto|cpu|cuda|mps); evaluate: model_id, dataset, part, device; review: dataset, "
+                   "model_id (default: the active model), backbone, image_size"}}},
 }
 
 
