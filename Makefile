@@ -108,5 +108,5 @@ clean:
 BABEL_KEYWORDS := lazy_gettext tr t
 translations: $(RUNTIME_STAMP)
 	$(BIN)/pybabel extract -F babel.cfg $(addprefix -k ,$(BABEL_KEYWORDS)) --no-wrap --sort-by-file -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap --ignore-obsolete
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap --ignore-obsolete --no-fuzzy-matching
 	$(BIN)/pybabel compile -d translations --statistics

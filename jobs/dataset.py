@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from ml.operations import SplitConfig
+
 from .common import dataset_root
 from .runner import JobContext, run_job
 
 
-def run(dataset: str, test: float = 0.2, val: float = 0.0, seed: int = 0) -> dict:
-    """RQ entry point ("jobs.dataset.run")."""
+def run(dataset: str, config: dict | None = None) -> dict:
+    """RQ entry point ("jobs.dataset.run"): `config` is a `SplitConfig` as JSON (defaults for the rest)."""
 
     def body(ctx: JobContext) -> dict:
+        settings = SplitConfig.from_dict(config or {}).validate()
         from ml.dataset import split, stats
 
         root = dataset_root(ctx.host.setting("DATA_DIR"), dataset)
-        report = split(root, test=test, val=val, seed=seed, on_progress=ctx.on_progress, should_stop=ctx.should_stop)
+        report = split(root, test=settings.test, val=settings.val, seed=settings.seed,
+                       on_progress=ctx.on_progress, should_stop=ctx.should_stop)
         summary = report.summary()
         ctx.log(f"split: {summary['counts']}")
         channel = stats(root, on_progress=ctx.on_progress, should_stop=ctx.should_stop).as_dict()

@@ -9,41 +9,39 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from ml.choices import DEFAULT_ARCH, DEFAULT_MODE
+from ml.operations import TrainConfig
 from ml.places import partial_model_dir
 
 from .common import dataset_root
 from .runner import JobContext, run_job
 
 
-def run(dataset: str, arch: str = DEFAULT_ARCH, mode: str = DEFAULT_MODE, pretrained: str = "imagenet", epochs: int | None = None,
-        lr: float = 1e-3, batch_size: int = 32, image_size: int | None = None, device: str = "auto") -> dict:
-    """RQ entry point ("jobs.train.run")."""
+def run(dataset: str, config: dict | None = None) -> dict:
+    """RQ entry point ("jobs.train.run"): train on `dataset` with `config` (`TrainConfig` as JSON, defaults for the rest)."""
 
     def body(ctx: JobContext) -> dict:
+        settings = TrainConfig.from_dict(config or {}).validate()
         from ml.dataset import read_split
         from ml.device import pick_device
         from ml.errors import DatasetError
         from ml.evaluate import evaluate
         from ml.export import export_onnx
-        from ml.training import TrainConfig, train
+        from ml.training import train
 
         root = dataset_root(ctx.host.setting("DATA_DIR"), dataset)
         classes, _ = read_split(root, "train")
         models = Path(ctx.host.setting("MODEL_DIR"))
         models.mkdir(parents=True, exist_ok=True)
         partial = partial_model_dir(models, ctx.job_id)
-        name = f"{dataset}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}-{ctx.job_id[:6]}"
-        fields = {"arch": arch, "mode": mode, "pretrained": pretrained, "epochs": epochs, "lr": lr,
-                  "batch_size": batch_size, "name": name, "device": device}
-        if image_size:
-            fields["image_size"] = image_size
-        chosen = pick_device(device)
+        name = f"{dataset}-{settings.arch}-{time.strftime('%Y%m%d-%H%M%S')}-{ctx.job_id[:6]}"
+        chosen = pick_device(settings.device, settings.amp)
         ctx.log(f"device: {chosen.label}")
         try:
-            result = train(root, partial, TrainConfig(**fields), on_progress=ctx.on_progress, should_stop=ctx.should_stop)
+            result = train(root, partial, replace(settings, name=name), on_progress=ctx.on_progress,
+                           should_stop=ctx.should_stop)
             ctx.log(f"trained: in-source test accuracy {result.metrics.get('accuracy')} (photos from the training sources)")
             export_onnx(result.model_path)
             metrics = dict(result.metrics)
@@ -61,7 +59,7 @@ def run(dataset: str, arch: str = DEFAULT_ARCH, mode: str = DEFAULT_MODE, pretra
         model_path = final / Path(result.model_path).relative_to(partial)
         fingerprint = (metrics.get("dataset_fingerprint") or metrics.get("fingerprint")
                        or _split_fingerprint(root))
-        model_id = ctx.host.register_model(model_path, name=name, arch=arch, classes=classes,
+        model_id = ctx.host.register_model(model_path, name=name, arch=settings.arch, classes=classes,
                                            metrics=_jsonable(metrics), dataset_fingerprint=fingerprint)
         ctx.log(f"registered model version {model_id} ({name}); accuracy {metrics.get('accuracy')}")
         return {"model_id": model_id, "name": name, "accuracy": metrics.get("accuracy"), "path": str(model_path),

@@ -23,16 +23,8 @@ from .dataset.layout import CLASSES_FILE, require_dataset, write_json_atomic
 from .errors import DatasetError, MLError
 from .evalset import EvalSet, choose_sources, class_folders, per_source, split_part
 from .images import ImageError, load_image
+from .operations.evaluate import report_files
 from .progress import ProgressFn, StopFn, check_stop, report
-
-
-def report_files(model_path: str | os.PathLike, tag: str | None = None,
-                 out_dir: str | os.PathLike | None = None) -> dict[str, Path]:
-    """Where evaluation writes its results: `<stem>[.<tag>].metrics.json`, `.confusion.png`, `.reliability.png`."""
-    path = Path(model_path)
-    base = (Path(out_dir) if out_dir else path.parent) / (path.stem + (f".{tag}" if tag else ""))
-    return {kind: base.with_name(base.name + suffix) for kind, suffix in
-            (("metrics", ".metrics.json"), ("confusion", ".confusion.png"), ("reliability", ".reliability.png"))}
 
 
 def report_paths(model_path: str | os.PathLike, tag: str | None = None) -> tuple[Path, Path]:

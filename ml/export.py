@@ -21,10 +21,9 @@ import numpy as np
 from .artifact import FORMAT, FORMAT_VERSION, ModelError, build_from_artifact
 from .files import atomic_path, write_json_atomic
 from .openset import calibrated_probabilities
-from .predict import _OnnxRunner, _TorchRunner, file_sha256, onnx_paths
+from .operations.export import DEFAULT_TOLERANCE, onnx_paths
+from .predict import _OnnxRunner, _TorchRunner, file_sha256
 
-#: Largest allowed |p_torch - p_onnx| over every class probability of the check batch.
-DEFAULT_TOLERANCE = 1e-4
 OPSET = 17
 #: The graph's outputs, by name (the ONNX runner finds them by these names).
 OUTPUTS = ("logits", "features")

@@ -28,6 +28,7 @@ from .errors import MLError
 from .files import file_sha256, file_sha256_cached
 from .images import ImageSource, load_image
 from .openset import FEATURE_METHODS, METHODS, calibrated_probabilities, decode_bank, flag_unknown
+from .operations.export import onnx_paths
 from .transforms import normalise, to_square_uint8, top_k
 
 __all__ = ["BACKENDS", "ModelError", "Prediction", "Predictor", "file_sha256", "onnx_paths"]
@@ -85,12 +86,6 @@ def _usable_open_set(meta: dict[str, Any], has_features: bool) -> tuple[dict[str
             return None, "its open-set feature bank is missing or not a list of vectors"
         ready["bank"] = bank  # converted once here, not on every picture
     return ready, None
-
-
-def onnx_paths(model_path: str | os.PathLike) -> tuple[Path, Path]:
-    """Where the ONNX export of a model file and its JSON metadata live: `<stem>.onnx`, `<stem>.json`."""
-    path = Path(model_path)
-    return path.with_suffix(".onnx"), path.with_suffix(".json")
 
 
 def _onnxruntime_available() -> bool:

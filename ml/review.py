@@ -38,8 +38,6 @@ FAR_Z = 3.0
 FAR_FLOOR = 0.05
 #: A class needs this many pictures for its spread to mean anything.
 MIN_CLASS = 4
-DEFAULT_BACKBONE = "efficientnet_lite0"
-DEFAULT_SIZE = 224
 BATCH = 32
 
 
@@ -171,10 +169,18 @@ def _embed(root: Path, files: list[str], size: int, forward, on_progress, should
     return kept, bad, f, z
 
 
-def find_suspects(root: str | Path, *, model_path: str | Path | None = None, backbone: str = DEFAULT_BACKBONE,
-                  image_size: int = DEFAULT_SIZE, on_progress: ProgressFn | None = None,
+def find_suspects(root: str | Path, *, model_path: str | Path | None = None, backbone: str | None = None,
+                  image_size: int | None = None, on_progress: ProgressFn | None = None,
                   should_stop: StopFn | None = None) -> dict[str, Any]:
-    """Embed every picture of dataset `root`, judge each against the classes; the result `write_suspects` stores."""
+    """Embed every picture of dataset `root`, judge each against the classes; the result `write_suspects` stores.
+
+    Without `model_path` a frozen `backbone` at `image_size` gives the features (`ml.operations.ReviewConfig`'s
+    defaults when not given).
+    """
+    from .operations import ReviewConfig
+
+    defaults = ReviewConfig()
+    backbone, image_size = backbone or defaults.backbone, image_size or defaults.image_size
     root = Path(root)
     classes, files, labels = _pictures(root)
     if len(classes) < 2:

@@ -13,7 +13,7 @@ from ml.artifact import load_artifact
 from ml.device import CPU, pick_device
 from ml.errors import MLError
 from ml.evaluate import evaluate
-from ml.training import TrainConfig
+from ml.training import TrainConfig, resolve_config
 from tests.modelgen import one_torch_thread, split_dataset, train_tiny
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ def test_asking_for_cuda_without_one_is_a_clear_error():
     assert err.value.code == "device_unavailable"
     assert "CUDA" in err.value.message and "auto or cpu" in err.value.message
     with pytest.raises(MLError) as err:
-        TrainConfig(device="cuda").resolved()
+        resolve_config(TrainConfig(device="cuda"))
     assert err.value.code == "device_unavailable"
 
 
@@ -55,18 +55,18 @@ def test_unknown_device_names_the_choices():
         pick_device("tpu")
     assert err.value.code == "bad_config" and "auto, cpu, cuda, mps" in err.value.message
     with pytest.raises(MLError):
-        TrainConfig(device="gpu").resolved()
+        resolve_config(TrainConfig(device="gpu"))
 
 
 def test_resolved_config_names_a_real_device_and_the_arch_input_size():
-    cfg = TrainConfig().resolved()
+    cfg = resolve_config(TrainConfig())
     assert cfg.device == pick_device("auto").type and cfg.image_size == 260  # the default arch is lite2
-    assert TrainConfig(arch="efficientnet_lite0").resolved().image_size == 224
-    assert TrainConfig(arch="efficientnet_lite1").resolved().image_size == 240
-    assert TrainConfig(arch="efficientnet_lite2").resolved().image_size == 260
-    assert TrainConfig(arch="efficientnet_lite2", image_size=128).resolved().image_size == 128
-    assert TrainConfig(device="cpu").resolved().device == "cpu"
-    assert TrainConfig().resolved().resolved() == TrainConfig().resolved()
+    assert resolve_config(TrainConfig(arch="efficientnet_lite0")).image_size == 224
+    assert resolve_config(TrainConfig(arch="efficientnet_lite1")).image_size == 240
+    assert resolve_config(TrainConfig(arch="efficientnet_lite2")).image_size == 260
+    assert resolve_config(TrainConfig(arch="efficientnet_lite2", image_size=128)).image_size == 128
+    assert resolve_config(TrainConfig(device="cpu")).device == "cpu"
+    assert resolve_config(resolve_config(TrainConfig())) == resolve_config(TrainConfig())
 
 
 def test_choices_import_without_torch():

@@ -38,6 +38,8 @@ def test_split_job_runs_on_a_real_worker_and_records_progress(japp):
         job_id = row.id
         rq_job = RQJob.fetch(job_id, connection=get_redis(), serializer=JSONSerializer)
         assert rq_job.func_name == "jobs.dataset.run"
+        # The job takes its target and the declared config (ml.operations.split.SplitConfig) as JSON.
+        assert rq_job.kwargs == {"dataset": "pets", "config": {"test": 0.25, "val": 0.0, "seed": 0}}
         assert rq_job.timeout == japp.config["JOB_TIMEOUTS"]["crawl"]
         assert row.queue.endswith("crawl")
     run_worker(japp)
@@ -134,7 +136,7 @@ def test_train_params_are_checked(app):
         # Every architecture of ml's registry is accepted (checked against its torch-free list of names).
         for arch in ("resnet18", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
             params = tasks.KINDS["train"].validate({"dataset": "pets", "arch": arch, "device": "cuda"})
-            assert params["arch"] == arch and params["device"] == "cuda" and "image_size" not in params
+            assert params["arch"] == arch and params["device"] == "cuda" and params["image_size"] is None  # the arch's own
         assert tasks.KINDS["train"].validate({"dataset": "pets"})["device"] == "auto"
         with pytest.raises(tasks.InvalidParams):
             tasks.enqueue("bake", {})

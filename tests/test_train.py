@@ -12,7 +12,7 @@ import torch
 from ml.artifact import load_artifact
 from ml.errors import Cancelled, DatasetError, MLError
 from ml.evaluate import report_paths
-from ml.training import TrainConfig, train
+from ml.training import TrainConfig, resolve_config, train
 from ml.training.data import holdout
 from tests.modelgen import one_torch_thread, split_dataset, tiny_config, train_tiny
 
@@ -37,7 +37,7 @@ def test_linear_probe_learns_and_writes_a_complete_model_file(linear_run, datase
     assert meta["metrics"]["accuracy"] == linear_run.metrics["accuracy"]
     assert len(meta["dataset"]["fingerprint"]) > 8
     assert {"torch", "timm", "python"} <= set(meta["versions"])
-    assert TrainConfig(**meta["train_config"]) == tiny_config(name="tiny").resolved()
+    assert TrainConfig(**meta["train_config"]) == resolve_config(tiny_config(name="tiny"))
     # From scratch, the normalisation is the dataset's own, not ImageNet's.
     assert meta["mean"] != [0.5, 0.5, 0.5]
     assert state["classifier.weight"].shape == (3, 1280)
@@ -212,9 +212,9 @@ def test_bad_settings_are_refused(dataset, tmp_path, settings):
 def test_config_round_trips_through_json():
     cfg = TrainConfig(arch="efficientnet_lite0", display_names={"en": ["a", "b"]})
     assert TrainConfig(**json.loads(json.dumps(cfg.__dict__))) == cfg
-    assert TrainConfig().resolved().epochs == 4  # the default mode, last_stages
-    assert TrainConfig(mode="linear").resolved().epochs == 30 and TrainConfig(mode="finetune").resolved().epochs == 8
-    assert TrainConfig().resolved().label_smoothing == 0.1 and TrainConfig(mode="linear").resolved().label_smoothing == 0.0
+    assert resolve_config(TrainConfig()).epochs == 4  # the default mode, last_stages
+    assert resolve_config(TrainConfig(mode="linear")).epochs == 30 and resolve_config(TrainConfig(mode="finetune")).epochs == 8
+    assert resolve_config(TrainConfig()).label_smoothing == 0.1 and resolve_config(TrainConfig(mode="linear")).label_smoothing == 0.0
     with pytest.raises(MLError):
         TrainConfig.from_dict({"arch": "resnet18", "colour": "blue"})
 
@@ -240,7 +240,7 @@ def test_importing_the_training_package_loads_no_torch():
     import sys
 
     code = ("import sys, ml.training; assert 'torch' not in sys.modules, 'torch loaded'; "
-            "assert sorted(ml.training.__all__) == ['TrainConfig', 'TrainResult', 'train']; "
+            "assert sorted(ml.training.__all__) == ['TrainConfig', 'TrainResult', 'resolve_config', 'train']; "
             "ml.training.train; assert 'torch' in sys.modules")
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)

@@ -9,7 +9,7 @@ from ml.artifact import load_artifact
 from ml.errors import Cancelled, MLError
 from ml.models import build_model, split_backbone
 from ml.predict import Predictor
-from ml.training import TrainConfig, train
+from ml.training import TrainConfig, resolve_config, train
 from tests.modelgen import one_torch_thread, split_dataset, tiny_config, train_tiny
 
 
@@ -76,4 +76,4 @@ def test_last_stages_needs_a_known_backbone_family(dataset, tmp_path):
     with pytest.raises(MLError) as info:
         split_backbone(torch.nn.Linear(2, 2), "vgg11")
     assert info.value.code == "bad_config"
-    assert TrainConfig(mode="last_stages").resolved().epochs == 4
+    assert resolve_config(TrainConfig(mode="last_stages")).epochs == 4

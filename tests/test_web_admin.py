@@ -91,7 +91,14 @@ def test_dashboard_starts_jobs_from_forms(app, admin_client):
     for arch in ("resnet18", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
         assert f'<option value="{arch}"' in page
     assert 'id="train-device" name="device"' in page and 'id="evaluate-device" name="device"' in page
-    assert '<option value="cuda">' in page and '<option value="auto">' in page
+    assert '<option value="cuda">' in page and '<option value="auto" selected>' in page
+    # Every label points at its own input: ids are unique on the page, and each label's target exists once.
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    for target in re.findall(r'<label for="([^"]+)"', page):
+        assert ids.count(target) == 1, target
+    for form in ("crawl", "split", "train", "evaluate"):
+        assert f'<label for="{form}-dataset">' in page
     Path(app.config["DATA_DIR"], "pets").mkdir(parents=True)
     response = admin_client.post("/admin/jobs/start/split", data={"dataset": "pets", "test": "0.25"},
                                  follow_redirects=True)

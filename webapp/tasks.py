@@ -5,7 +5,6 @@ The web process never imports `jobs` (nor torch): RQ imports "jobs.train.run" in
 
 from __future__ import annotations
 
-import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -21,7 +20,8 @@ from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
-from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, MODES, PRETRAINED_CHOICES
+from ml.errors import MLError
+from ml.operations import Config, CrawlRequest, EvaluateConfig, ReviewConfig, SplitConfig, TrainConfig, clean_name
 from ml.places import partial_model_dir
 
 from .errors import Conflict, InvalidParams, NotFound
@@ -35,35 +35,9 @@ from .registry import active_model
 #: Names the job's host for the worker (`jobs.host.HOST_META_KEY` -> the class `jobs.host.open_host` imports).
 JOB_META = {"host": "webapp.job_adapter.WebJobHost"}
 
-#: A dataset or class name: one path component, no dots or "__" at the start, no separators (the same
-#: rule as `webapp.datasets.paths.check_name` and `ml.crawl.folder.check_class_name`).
-SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,99}$")
-
-
 def safe_name(value: Any, what: str) -> str:
-    """`value` as a single, harmless folder name; InvalidParams otherwise (`../x`, `/etc`, empty)."""
-    text = str(value or "").strip()
-    if not SAFE_NAME.match(text) or text in (".", "..") or text.startswith("__"):
-        raise InvalidParams(f"{what} {text!r} is not a valid name (one folder name, no '/', '\\', leading '.' or '__').")
-    return text
-
-
-def _number(params: dict, key: str, kind: Callable, low, high, default):
-    value = params.get(key, default)
-    try:
-        value = kind(value)
-    except (TypeError, ValueError):
-        raise InvalidParams(f"{key} must be a number, not {value!r}.") from None
-    if not low <= value <= high:
-        raise InvalidParams(f"{key} must be between {low} and {high}, not {value}.")
-    return value
-
-
-def _choice(params: dict, key: str, choices: tuple[str, ...], default: str) -> str:
-    value = str(params.get(key) or default)
-    if value not in choices:
-        raise InvalidParams(f"{key} must be one of {', '.join(choices)}, not {value!r}.")
-    return value
+    """`value` as one harmless folder name by the one name rule (`ml.operations.names`); InvalidParams otherwise."""
+    return clean_name(value, what, error=InvalidParams)
 
 
 def _existing_dataset(params: dict) -> str:
@@ -73,71 +47,92 @@ def _existing_dataset(params: dict) -> str:
     return name
 
 
+def _web_config(cls: type[Config], params: dict, targets: tuple[str, ...]) -> dict:
+    """The web-settable settings of `cls` from `params` (without the job's targets), checked by the declaration."""
+    try:
+        config = cls.from_dict({k: v for k, v in params.items() if k not in targets}, web=True).validate()
+    except MLError as exc:
+        raise InvalidParams(exc.message) from None
+    return {s.name: getattr(config, s.name) for s in cls.web_settings()}
+
+
 def _crawl_params(p: dict) -> dict:
-    keywords = p.get("keywords")
-    if isinstance(keywords, str):
-        keywords = [k.strip() for k in re.split(r"[,，;\n]", keywords) if k.strip()]
-    if not keywords or not all(isinstance(k, str) for k in keywords):
-        raise InvalidParams("Give at least one search keyword.")
-    class_name = safe_name(p.get("class_name") or keywords[0], "Class")
-    return {"dataset": safe_name(p.get("dataset"), "Dataset"), "keywords": keywords, "class_name": class_name,
-            "count": _number(p, "count", int, 1, 2000, 60)}
+    config = _web_config(CrawlRequest, p, ("dataset",))
+    try:
+        config["class_name"] = CrawlRequest(**config).with_class_name().class_name
+    except MLError as exc:
+        raise InvalidParams(exc.message) from None
+    return {"dataset": safe_name(p.get("dataset"), "Dataset"), **config}
 
 
 def _split_params(p: dict) -> dict:
-    return {"dataset": _existing_dataset(p), "test": _number(p, "test", float, 0.05, 0.5, 0.2),
-            "val": _number(p, "val", float, 0.0, 0.5, 0.0), "seed": _number(p, "seed", int, 0, 2**31, 0)}
+    return {"dataset": _existing_dataset(p), **_web_config(SplitConfig, p, ("dataset",))}
 
 
 def _train_params(p: dict) -> dict:
-    params = {"dataset": _existing_dataset(p), "arch": _choice(p, "arch", ARCH_NAMES, DEFAULT_ARCH),
-              "mode": _choice(p, "mode", MODES, DEFAULT_MODE),
-              "pretrained": _choice(p, "pretrained", PRETRAINED_CHOICES, "imagenet"),
-              "epochs": None if p.get("epochs") in (None, "") else _number(p, "epochs", int, 1, 500, None), "lr": _number(p, "lr", float, 1e-6, 1.0, 1e-3),
-              "batch_size": _number(p, "batch_size", int, 1, 1024, 32),
-              "device": _choice(p, "device", DEVICES, "auto")}
-    if p.get("image_size") not in (None, ""):
-        params["image_size"] = _number(p, "image_size", int, 32, 1024, 224)
-    return params
+    return {"dataset": _existing_dataset(p), **_web_config(TrainConfig, p, ("dataset",))}
 
 
 def _evaluate_params(p: dict) -> dict:
-    model_id = _number(p, "model_id", int, 1, 2**31, None)
+    raw = p.get("model_id")
+    try:
+        model_id = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidParams(f"model_id must be a number, not {raw!r}.") from None
     if db.session.get(ModelVersion, model_id) is None:
         raise InvalidParams(f"There is no model version {model_id}.")
-    return {"model_id": model_id, "dataset": _existing_dataset(p), "part": _choice(p, "part", ("test", "val", "train"), "test"),
-            "device": _choice(p, "device", DEVICES, "auto")}
+    return {"model_id": model_id, "dataset": _existing_dataset(p),
+            **_web_config(EvaluateConfig, p, ("model_id", "dataset"))}
 
 
 def _review_params(p: dict) -> dict:
-    """The dataset, and the features to judge with: model `model_id` (default: the active one) or a backbone."""
-    params = {"dataset": _existing_dataset(p), "backbone": _choice(p, "backbone", ARCH_NAMES, "efficientnet_lite0"),
-              "image_size": _number(p, "image_size", int, 32, 512, 224)}
-    if p.get("model_id") not in (None, ""):
-        params["model_id"] = _number(p, "model_id", int, 1, 2**31, None)
-        if db.session.get(ModelVersion, params["model_id"]) is None:
-            raise InvalidParams(f"There is no model version {params['model_id']}.")
-    elif p.get("use_active", True) and (row := active_model()) is not None:
-        params["model_id"] = row.id
-    return params
+    """The dataset, and the model whose features judge it (`model_id`, default: the active one; None: a backbone)."""
+    raw = p.get("model_id")
+    if raw in (None, ""):
+        row = active_model() if p.get("use_active", True) else None
+        model_id = row.id if row is not None else None
+    else:
+        try:
+            model_id = int(raw)
+        except (TypeError, ValueError):
+            raise InvalidParams(f"model_id must be a number, not {raw!r}.") from None
+        if db.session.get(ModelVersion, model_id) is None:
+            raise InvalidParams(f"There is no model version {model_id}.")
+    return {"dataset": _existing_dataset(p), **({"model_id": model_id} if model_id is not None else {}),
+            **_web_config(ReviewConfig, p, ("dataset", "model_id", "use_active"))}
 
 
 @dataclass(frozen=True)
 class JobKind:
-    """What a kind of job runs (dotted path, imported only by workers), on which queue, with which params."""
+    """What a kind of job runs (dotted path, imported only by workers), on which queue, with which settings.
+
+    `config` is the operation's declaration (`ml.operations`); `targets` are the parameters that name
+    what the job works on (a dataset, a model). The job function is called as
+    `func(**targets, config={...the web settings...})`.
+    """
 
     func: str
     queue: str
     validate: Callable[[dict], dict]
     title: str
+    config: type[Config]
+    targets: tuple[str, ...] = ("dataset",)
+    #: Targets a caller may leave out (the review's model: the active one, or none).
+    optional: tuple[str, ...] = ()
+
+    def job_kwargs(self, clean: dict) -> dict:
+        """The job function's keyword arguments for validated params: the targets, and the config as a dict."""
+        return {**{k: clean[k] for k in self.targets if k in clean}, "config": {k: v for k, v in clean.items() if k not in self.targets}}
 
 
 KINDS: dict[str, JobKind] = {
-    "crawl": JobKind("jobs.crawl.run", "crawl", _crawl_params, N_("Crawl images into a class")),
-    "split": JobKind("jobs.dataset.run", "crawl", _split_params, N_("Scan, split and measure a dataset")),
-    "train": JobKind("jobs.train.run", "train", _train_params, N_("Train a model")),
-    "evaluate": JobKind("jobs.evaluate.run", "train", _evaluate_params, N_("Evaluate a model")),
-    "review": JobKind("jobs.review.run", "train", _review_params, N_("Find suspect pictures to review")),
+    "crawl": JobKind("jobs.crawl.run", "crawl", _crawl_params, N_("Crawl images into a class"), CrawlRequest),
+    "split": JobKind("jobs.dataset.run", "crawl", _split_params, N_("Scan, split and measure a dataset"), SplitConfig),
+    "train": JobKind("jobs.train.run", "train", _train_params, N_("Train a model"), TrainConfig),
+    "evaluate": JobKind("jobs.evaluate.run", "train", _evaluate_params, N_("Evaluate a model"), EvaluateConfig,
+                        ("model_id", "dataset")),
+    "review": JobKind("jobs.review.run", "train", _review_params, N_("Find suspect pictures to review"), ReviewConfig,
+                      ("dataset", "model_id"), ("model_id",)),
 }
 
 
@@ -159,7 +154,7 @@ def enqueue(kind: str, params: dict, user: User | None = None, *, retry_of: str 
     db.session.add(row)
     db.session.commit()
     try:
-        queue.enqueue(spec.func, kwargs=clean, job_id=row.id, job_timeout=current_app.config["JOB_TIMEOUTS"][spec.queue],
+        queue.enqueue(spec.func, kwargs=spec.job_kwargs(clean), job_id=row.id, job_timeout=current_app.config["JOB_TIMEOUTS"][spec.queue],
                       result_ttl=7 * 86400, failure_ttl=30 * 86400, description=f"{kind} {clean}",
                       meta=dict(JOB_META), depends_on=depends_on)
     except redis.RedisError as exc:

@@ -12,13 +12,13 @@ from typing import Any
 import imagehash
 
 from ..images import HASH_TARGET, ImageError, is_image_name, load_image
+from ..operations.names import clean_name
 from .config import CrawlConfig
 from .errors import CrawlError
 from .manifest import Manifest
 
 LOCK_NAME = ".crawl.lock"
 _MAX_KEYWORD = 100
-_FORBIDDEN_IN_NAMES = set('/\\:*?"<>|\0')
 
 
 def check_keywords(keywords: list[str] | tuple[str, ...] | str) -> list[str]:
@@ -40,15 +40,8 @@ def check_keywords(keywords: list[str] | tuple[str, ...] | str) -> list[str]:
 
 
 def check_class_name(name: str) -> str:
-    """A class name usable as one folder name on every system, or CrawlError."""
-    clean = unicodedata.normalize("NFC", str(name).strip())
-    if not clean or clean in (".", "..") or clean.startswith(".") or clean.startswith("__"):
-        raise CrawlError(f"{name!r} cannot be a class name (empty or hidden).", code="bad_class_name")
-    bad = sorted(set(clean) & _FORBIDDEN_IN_NAMES) + sorted({c for c in clean if ord(c) < 32})
-    if bad:
-        shown = " ".join(repr(c) for c in bad)
-        raise CrawlError(f"The class name {clean!r} contains characters not allowed in folder names: {shown}.", code="bad_class_name")
-    return clean
+    """A class name usable as one folder name on every system (the one rule, `ml.operations.names`), or CrawlError."""
+    return clean_name(name, "The class name", error=CrawlError, code="bad_class_name")
 
 
 @contextlib.contextmanager

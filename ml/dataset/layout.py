@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import DatasetError
 from ..files import write_json_atomic, write_text_atomic
+from ..operations.names import is_hidden, is_name
 
 __all__ = ["write_json_atomic", "write_text_atomic"]  # the one atomic write lives in ml.files
 
@@ -28,14 +29,10 @@ def require_dataset(root: str | os.PathLike) -> Path:
     return path
 
 
-def _hidden(name: str) -> bool:
-    return name.startswith(".") or name.startswith("__")
-
-
 def list_classes(root: str | os.PathLike) -> list[str]:
-    """Class names: the non-hidden subfolders of `root`, sorted by code point (stable indices)."""
+    """Class names: the subfolders of `root` that pass the one name rule, sorted by code point (stable indices)."""
     path = require_dataset(root)
-    return sorted(entry.name for entry in path.iterdir() if entry.is_dir() and not _hidden(entry.name))
+    return sorted(entry.name for entry in path.iterdir() if entry.is_dir() and is_name(entry.name))
 
 
 def list_class_files(root: str | os.PathLike, class_name: str) -> list[str]:
@@ -43,9 +40,9 @@ def list_class_files(root: str | os.PathLike, class_name: str) -> list[str]:
     base = require_dataset(root)
     out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(base / class_name):
-        dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
+        dirnames[:] = sorted(d for d in dirnames if not is_hidden(d))
         for name in filenames:
-            if not _hidden(name):
+            if not is_hidden(name):
                 out.append(Path(dirpath, name).relative_to(base).as_posix())
     return sorted(out)
 

@@ -1,6 +1,6 @@
 """Training a classifier: `from ml.training import TrainConfig, train`.
 
-    config.py       TrainConfig: every setting, its defaults and checks
+    config.py       resolve_config: TrainConfig (declared in ml.operations.train) with torch's defaults
     data.py         hold-out, the per-run pixel cache, batches, pixels to model input
     strategy.py     the one interface of a way of training, and the choice by mode:
       linear.py       LinearProbe (frozen backbone, head on features computed once)
@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_EXPORTS = {"TrainConfig": ".config", "TrainResult": ".run", "train": ".run"}
+_EXPORTS = {"TrainConfig": ".config", "TrainResult": ".run", "resolve_config": ".config", "train": ".run"}
 
 __all__ = sorted(_EXPORTS)
 

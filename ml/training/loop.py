@@ -26,12 +26,11 @@ from ..artifact import save_artifact
 from ..device import CPU, Device
 from ..errors import MLError
 from ..files import atomic_path
+from ..operations.train import RESUMABLE_CHANGES
 from ..progress import check_stop, report
 
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
-#: Settings a resumed run may change; every other one must match the interrupted run.
-RESUMABLE_CHANGES = ("epochs", "resume", "patience", "name", "device", "amp")
 
 
 def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:

@@ -31,8 +31,9 @@ from ..errors import DatasetError, MLError
 from ..evaluate import compute_metrics, write_report
 from ..models import build_model, get_arch
 from ..openset import calibrated_probabilities, fit_open_set, fit_temperature
+from ..operations.train import run_folder
 from ..progress import ProgressFn, StopFn, report
-from .config import TrainConfig
+from .config import TrainConfig, resolve_config
 from .data import CACHE_DIR, CachedSplit, cache_split, holdout
 from .loop import TrainingLoop, load_checkpoint, remove_checkpoints
 from .strategy import Strategy, make_strategy
@@ -110,7 +111,7 @@ def train(
     run_dir=None,
 ) -> TrainResult:
     """Train, keep the best epoch by validation accuracy, score it on test, write the model file."""
-    cfg = (config or TrainConfig()).resolved()
+    cfg = resolve_config(config or TrainConfig())
     root = require_dataset(dataset_root)
     classes, train_rows = read_split(root, "train")
     _, val_rows = read_split(root, "val")
@@ -122,9 +123,9 @@ def train(
                 raise MLError(f"display_names[{lang!r}] must give one name for each of the {len(classes)} classes.", code="bad_config")
     if not val_rows and cfg.val_fraction > 0:
         train_rows, val_rows = holdout(train_rows, cfg.val_fraction, cfg.seed)
-    name = cfg.name or f"{cfg.arch}-{cfg.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = cfg.run_name()
     out_dir = Path(out_dir)
-    run_dir = Path(run_dir) if run_dir else out_dir / "runs" / name
+    run_dir = Path(run_dir) if run_dir else run_folder(out_dir, name)
     resume_state = load_checkpoint(run_dir, cfg) if cfg.resume else None
     run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)

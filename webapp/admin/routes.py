@@ -10,8 +10,6 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
 
-from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, MODES
-
 from .. import tasks
 from ..auth import _unauthorized, authenticate, login_name_key
 from ..datasets.paths import dataset_names
@@ -22,6 +20,7 @@ from ..models import ModelVersion
 from ..redis_conn import RedisUnavailable
 from ..registry import activate_model, list_models
 from . import bp
+from .forms import form_fields
 
 PUBLIC_ENDPOINTS = {"admin.login"}
 
@@ -93,8 +92,8 @@ def index():
         db.session.rollback()  # a reconcile cut short by Redis must not leave half an update behind
         jobs, status, redis_error = tasks.recent_jobs(30, reconciled=False), {"queues": [], "workers": []}, redis_down_message(exc)
     return render_template("admin/index.html", jobs=jobs, status=status, redis_error=redis_error, datasets=datasets,
-                           models=list_models(), kinds=tasks.KINDS, archs=ARCH_NAMES, devices=DEVICES, modes=MODES,
-                           default_arch=DEFAULT_ARCH, default_mode=DEFAULT_MODE)
+                           models=list_models(), kinds=tasks.KINDS,
+                           forms={kind: form_fields(spec.config) for kind, spec in tasks.KINDS.items()})
 
 
 @bp.post("/jobs/start/<kind>")

@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import current_app
 
+from ml.operations import Setting
+
 
 def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -76,11 +78,38 @@ SCHEMAS: dict[str, Any] = {
     "JobEnvelope": {"type": "object", "required": ["job"], "properties": {"job": {"$ref": "#/components/schemas/Job"}}},
     "JobRequest": {"type": "object", "required": ["kind"], "properties": {
         "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate", "review"]},
-        "params": {"type": "object", "description": "crawl: dataset, keywords, class_name, count; split: dataset, "
-                   "test, val, seed; train: dataset, arch, mode, pretrained, epochs, lr, batch_size, image_size, "
-                   "device (auto|cpu|cuda|mps); evaluate: model_id, dataset, part, device; review: dataset, "
-                   "model_id (default: the active model), backbone, image_size"}}},
+        "params": {"type": "object", "description": "The kind's params: <Kind>JobParams (built from ml.operations)"}}},
 }
+_JSON_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string", list: "array", dict: "object"}
+
+
+def _setting_schema(spec: Setting) -> dict[str, Any]:
+    """The JSON Schema of one declared setting: its type, choices, bounds, default and help."""
+    kind = _JSON_TYPES.get(spec.kind, "string")
+    schema: dict[str, Any] = {"type": [kind, "null"] if spec.optional else kind, "description": spec.help,
+                              "default": spec.default}
+    if kind == "array":
+        schema["items"] = {"type": "string"}
+    if spec.choices:
+        schema["enum"] = [*spec.choices, *([None] if spec.optional else [])]
+    for key, bound in (("minimum", spec.low), ("maximum", spec.high), ("exclusiveMinimum", spec.above),
+                       ("exclusiveMaximum", spec.below)):
+        if bound is not None:
+            schema[key] = bound
+    return schema
+
+
+def job_params_schemas() -> dict[str, Any]:
+    """`<Kind>JobParams` for every job kind: its targets, then the web settings of its declaration."""
+    from .. import tasks
+
+    targets = {"dataset": {"type": "string", "description": "Dataset folder name (the one name rule)"},
+               "model_id": {"type": "integer", "description": "Registered model version"}}
+    return {f"{kind.capitalize()}JobParams": {
+        "type": "object", "additionalProperties": False, "required": [*(t for t in spec.targets if t not in spec.optional), *(s.name for s in spec.config.web_settings() if s.required)],
+        "properties": {**{t: targets[t] for t in spec.targets},
+                       **{s.name: _setting_schema(s) for s in spec.config.web_settings()}}}
+        for kind, spec in tasks.KINDS.items()}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -151,7 +180,7 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Animal classifier API", "version": "1"},
         "paths": paths,
-        "components": {"schemas": SCHEMAS, "securitySchemes": {"session": {
+        "components": {"schemas": {**SCHEMAS, **job_params_schemas()}, "securitySchemes": {"session": {
             "type": "apiKey", "in": "cookie", "name": "session",
             "description": "Log in at /admin/login; send the CSRF token in X-CSRFToken on POST"}}},
     }

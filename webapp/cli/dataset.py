@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
+from ml.operations import SplitConfig
+
 from .console import friendly_errors, progress_bars, table
+from .options import config_from_options, config_options
 
 
 @click.group("dataset")
@@ -55,16 +58,17 @@ def _print_scan(result) -> None:
 
 @dataset_cli.command("split")
 @click.argument("path", type=_existing_folder())
-@click.option("--test", "test_fraction", default=0.2, show_default=True, type=float, help="Share of each class for testing.")
-@click.option("--val", "val_fraction", default=0.0, show_default=True, type=float, help="Share of each class for validation.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same split.")
-def split_command(path: str, test_fraction: float, val_fraction: float, seed: int) -> None:
+@config_options(SplitConfig)
+def split_command(path: str, **options) -> None:
     """Write train.txt/test.txt (and val.txt) with whole duplicate groups kept on one side."""
     from ml.dataset import split
 
+    with friendly_errors():
+        config = config_from_options(SplitConfig, options)
     with friendly_errors(), progress_bars() as bars:
-        result = split(path, test=test_fraction, val=val_fraction, seed=seed, on_progress=bars)
-    parts = ["train", "val", "test"] if val_fraction > 0 else ["train", "test"]
+        result = split(path, test=config.test, val=config.val, seed=config.seed, on_progress=bars)
+    seed = config.seed
+    parts = ["train", "val", "test"] if config.val > 0 else ["train", "test"]
     rows = [[i, cls, *(result.counts[cls][p] for p in parts)] for i, cls in enumerate(result.classes)]
     rows.append(["", "TOTAL", *(sum(c[p] for c in result.counts.values()) for p in parts)])
     click.echo(table(["label", "class", *parts], rows))

@@ -10,9 +10,11 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ml.choices import ARCH_NAMES, DEFAULT_ARCH, DEFAULT_MODE, DEVICES, EVAL_KINDS, EVAL_PARTS, MODES
+from ml.operations import EvaluateConfig, ExportConfig, TrainConfig
+from ml.operations.train import run_folder
 
 from .console import friendly_errors, progress_bars, table
+from .options import config_from_options, config_options
 
 
 def _dataset_path(dataset: str) -> Path:
@@ -98,58 +100,35 @@ def _print_metrics(metrics: dict) -> None:
 
 @click.command("train")
 @click.argument("dataset")
-@click.option("--arch", type=click.Choice(ARCH_NAMES), default=DEFAULT_ARCH, show_default=True)
-@click.option("--pretrained", type=click.Choice(["imagenet", "none"]), default="imagenet", show_default=True)
-@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True,
-              help="linear: train the head on frozen features (fast); finetune: train the whole network.")
-@click.option("--epochs", type=int, default=None, help="Default 30 (linear) or 8 (finetune).")
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Learning rate of the head.")
-@click.option("--backbone-lr-factor", type=float, default=0.1, show_default=True, help="Backbone LR = lr × this (finetune).")
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--image-size", type=int, default=None,
-              help="Default: the architecture's own input size (224; efficientnet_lite1 240, lite2 260).")
-@click.option("--optimizer", type=click.Choice(["adamw", "adam"]), default="adamw", show_default=True)
-@click.option("--schedule", type=click.Choice(["cosine", "step", "constant"]), default="cosine", show_default=True)
-@click.option("--label-smoothing", type=float, default=0.0, show_default=True)
-@click.option("--class-weights", type=click.Choice(["none", "balanced"]), default="none", show_default=True)
-@click.option("--warmup-epochs", type=int, default=0, show_default=True, help="Finetune: epochs with the backbone frozen first.")
-@click.option("--patience", type=int, default=0, show_default=True, help="Stop after N epochs without validation gain (0: off).")
-@click.option("--no-augment", is_flag=True, help="Train without random crops, flips and colour jitter.")
+@config_options(TrainConfig)
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False), help="Local ImageNet weights file.")
 @click.option("--display-names", "display_names_file", type=click.Path(dir_okay=False),
               help='JSON file: {"en": [...], "zh": [...]} with one name per class.')
-@click.option("--name", help="Model file name (without .pt); default <arch>-<mode>-<time>.")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the model file; default the app's MODEL_DIR.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True), help="Continue the run in this folder.")
 @click.option("--onnx", "export", is_flag=True, help="Also export the model to ONNX when training ends.")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-              help="auto: CUDA, then Apple's MPS, then the CPU.")
-@click.option("--no-amp", is_flag=True, help="On CUDA, train in float32 instead of mixed precision.")
 @with_appcontext
-def train_command(dataset, arch, pretrained, mode, epochs, lr, backbone_lr_factor, batch_size, seed, image_size,
-                  optimizer, schedule, label_smoothing, class_weights, warmup_epochs, patience, no_augment,
-                  weights_file, display_names_file, name, out, resume_dir, export, device, no_amp) -> None:
-    """Train a classifier on a split dataset and write a self-describing model file."""
-    from ml.training import TrainConfig, train
+def train_command(dataset, weights_file, display_names_file, out, resume_dir, export, **options) -> None:
+    """Train a classifier on a split dataset and write a self-describing model file.
+
+    Every training setting is an option built from ml.operations.train.TrainConfig (same defaults
+    as the admin panel, the API and the jobs).
+    """
+    from ml.training import train
 
     root = _dataset_path(dataset)
     out_dir = Path(out) if out else Path(current_app.config["MODEL_DIR"])
     with friendly_errors():
         run_dir = Path(resume_dir) if resume_dir else None
-        name = name or (run_dir.name if run_dir else f"{arch}-{mode}-{time.strftime('%Y%m%d-%H%M%S')}")
-        run_dir = run_dir or Path(current_app.instance_path) / "runs" / name
-        config = TrainConfig(
-            arch=arch, pretrained=pretrained, mode=mode, epochs=epochs, lr=lr, backbone_lr_factor=backbone_lr_factor,
-            batch_size=batch_size, seed=seed, image_size=image_size, optimizer=optimizer, schedule=schedule,
-            label_smoothing=label_smoothing, class_weights=class_weights, warmup_epochs=warmup_epochs,
-            patience=patience, augment=not no_augment, weights_file=weights_file,
-            display_names=_display_names(display_names_file, root), name=name, resume=bool(resume_dir),
-            device=device, amp=not no_amp,
-        )
+        if run_dir and not options.get("name"):
+            options["name"] = run_dir.name
+        config = config_from_options(TrainConfig, options, weights_file=weights_file,
+                                     display_names=_display_names(display_names_file, root), resume=bool(resume_dir))
+        config.name = config.run_name()
+        run_dir = run_dir or run_folder(current_app.instance_path, config.name)
         from ml.device import pick_device
 
-        click.echo(f"device: {pick_device(device, not no_amp).label}", err=True)
+        click.echo(f"device: {pick_device(config.device, config.amp).label}", err=True)
         started = time.monotonic()
         with progress_bars("step") as bars:
             result = train(root, out_dir, config, on_progress=bars, run_dir=run_dir)
@@ -167,33 +146,25 @@ def train_command(dataset, arch, pretrained, mode, epochs, lr, backbone_lr_facto
 @click.command("evaluate")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("dataset")
-@click.option("--part", type=click.Choice(EVAL_PARTS), default=None,
-              help="Default: test for a split dataset; all (every picture in the class folders) for any other folder.")
-@click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True)
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-              help="Where the torch backend runs; auto: CUDA, then MPS, then the CPU.")
-@click.option("--only-sources", help="Score only pictures of these sources (comma separated, as SOURCES.csv names them).")
-@click.option("--exclude-sources", help="Leave out pictures of these sources (comma separated).")
-@click.option("--skip-unknown-classes", is_flag=True, help="Skip class folders the model does not know instead of failing.")
-@click.option("--kind", type=click.Choice(EVAL_KINDS), default="unknown", show_default=True,
-              help="Record whether these photos come from the training sources or from others.")
-@click.option("--tag", help="Name the report files <model>.<tag>.metrics.json (default: the folder's name).")
+@config_options(EvaluateConfig)
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the report files; default beside the model.")
 @click.option("--expect-unknown", is_flag=True,
               help="The folder holds photos of other things: report how many the model calls none of its classes.")
 @with_appcontext
-def evaluate_command(model, dataset, part, backend, device, only_sources, exclude_sources, skip_unknown_classes, kind,
-                     tag, out, expect_unknown) -> None:
+def evaluate_command(model, dataset, out, expect_unknown, **options) -> None:
     """Score a model file on a split part or any folder of class folders: quality, calibration, sources."""
     from ml.evaluate import evaluate
 
+    with friendly_errors():
+        config = config_from_options(EvaluateConfig, options)
     if expect_unknown:
-        _evaluate_unknown(model, _dataset_path(dataset), backend, tag, out)
+        _evaluate_unknown(model, _dataset_path(dataset), config.backend, config.tag, out)
         return
     with friendly_errors(), progress_bars() as bars:
-        metrics = evaluate(model, _dataset_path(dataset), part, backend=backend, device=device, only_sources=only_sources,
-                           exclude_sources=exclude_sources, skip_unknown_classes=skip_unknown_classes, kind=kind,
-                           tag=tag, out_dir=out, on_progress=bars)
+        metrics = evaluate(model, _dataset_path(dataset), config.part, backend=config.backend, device=config.device,
+                           batch_size=config.batch_size, only_sources=config.only_sources, exclude_sources=config.exclude_sources,
+                           skip_unknown_classes=config.skip_unknown_classes, kind=config.kind, tag=config.tag,
+                           out_dir=out, on_progress=bars)
     bars.close()
     _print_metrics(metrics)
 
@@ -250,12 +221,14 @@ def predict_command(model, images, backend, k, lang) -> None:
 
 @click.command("export-onnx")
 @click.argument("model", type=click.Path(dir_okay=False))
-def export_command(model) -> None:
+@config_options(ExportConfig)
+def export_command(model, **options) -> None:
     """Export a model file to ONNX beside it, checked against torch."""
     from ml.export import export_onnx
 
     with friendly_errors():
-        result = export_onnx(model)
+        config = config_from_options(ExportConfig, options)
+        result = export_onnx(model, tolerance=config.tolerance, check_batch=config.check_batch)
     click.echo(f"onnx: {result['onnx']}\nmetadata: {result['metadata']}")
     click.echo(f"max probability difference torch vs onnxruntime: {result['max_abs_diff']:.1e} "
                f"(tolerance {result['tolerance']:.0e}, opset {result['opset']})")

@@ -1,8 +1,9 @@
 """Turn names from URLs and forms into paths, refusing anything outside a dataset root.
 
-Every path the dataset pages read or write goes through here. A name is refused when it is
-empty, hidden (`.trash`, `.rejected`), `..`, absolute, contains a separator or NUL, or when the
-real path (symlinks resolved) lands outside the folder it must stay in.
+Every path the dataset pages read or write goes through here. Dataset and class names follow the
+one name rule (`ml.operations.names.check_name`: not empty, not hidden like `.trash` or reserved
+like `__x`, no separator); a path is also refused when its real path (symlinks resolved) lands
+outside the folder it must stay in.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from ml.dataset import list_classes
 from ml.errors import DatasetError
+from ml.operations import names
 
 
 class UnsafePath(DatasetError):
@@ -21,18 +23,15 @@ class UnsafePath(DatasetError):
 
 
 def check_name(name: str, what: str = "name") -> str:
-    """Return `name` if it is one plain, visible folder or file name; else raise UnsafePath."""
-    if (
-        not name
-        or name in (".", "..")
-        or name.startswith(".")
-        or name.startswith("__")
-        or any(ch in name for ch in ("/", "\\", "\0"))
-        or os.path.isabs(name)
-        or name != name.strip()
-    ):
-        raise UnsafePath(f"Not a valid {what}: {name!r}")
-    return name
+    """`name` if it is a dataset or class name by the one rule (`ml.operations.names`); else UnsafePath (404)."""
+    return names.check_name(name, what, error=UnsafePath)
+
+
+def _check_file_part(part: str) -> str:
+    """One component of a picture's path below its class folder: visible, no separator or NUL."""
+    if not part or part.startswith(".") or any(ch in part for ch in ("/", "\\", "\0")):
+        raise UnsafePath(f"Not a valid image path part: {part!r}")
+    return part
 
 
 def dataset_names(data_dir: str | os.PathLike) -> list[str]:
@@ -40,15 +39,8 @@ def dataset_names(data_dir: str | os.PathLike) -> list[str]:
     base = Path(data_dir)
     if not base.is_dir():
         return []
-    names = []
-    for entry in sorted(base.iterdir(), key=lambda p: p.name):
-        if not entry.is_dir():
-            continue
-        try:
-            names.append(check_name(entry.name, "dataset"))
-        except UnsafePath:
-            continue  # hidden or reserved (".x", "__x"): the dataset pages would not open it
-    return names
+    return [entry.name for entry in sorted(base.iterdir(), key=lambda p: p.name)
+            if entry.is_dir() and names.is_name(entry.name)]  # hidden or reserved (".x", "__x"): pages refuse them
 
 
 def inside(root: Path, candidate: Path) -> Path:
@@ -86,8 +78,9 @@ def image_file(root: Path, relpath: str) -> tuple[Path, str]:
     if not relpath or relpath.startswith("/") or os.path.isabs(relpath):
         raise UnsafePath(f"Not a valid image path: {relpath!r}")
     parts = relpath.split("/")
-    for part in parts:
-        check_name(part, "image path")
+    check_name(parts[0], "class name")
+    for part in parts[1:]:
+        _check_file_part(part)
     if len(parts) < 2:
         raise UnsafePath(f"Not an image inside a class folder: {relpath!r}")
     cls = parts[0]
