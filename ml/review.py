@@ -2,6 +2,7 @@
 
     result = find_suspects(root, model_path=None)      # every picture embedded, then judged
     write_suspects(root, result); read_suspects(root)  # <dataset>/.review/suspects.json
+    read_decisions(root)["done"]                       # set by the review page's "Done reviewing"
 
 The features are the given model file's pooled features (its unknown score too, when it carries an
 open-set check), or, without a model, a frozen ImageNet backbone's. `judge` is pure numpy: each
@@ -27,6 +28,8 @@ from .progress import ProgressFn, StopFn, check_stop, report
 #: Where the review's files live inside a dataset folder (hidden: never a class).
 REVIEW_DIR = ".review"
 SUSPECTS_FILE = "suspects.json"
+#: What the administrator decided (the web app's review page writes it): `kept`, `undo`, `done`.
+DECISIONS_FILE = "decisions.json"
 #: Why a picture is suspect, as stored (the web app words them).
 REASONS = ("closer_to", "far", "unknown", "unreadable")
 #: Neighbours the nearest-class check asks, and the share of them one other class must hold.
@@ -248,6 +251,29 @@ def write_suspects(root: str | Path, result: dict[str, Any]) -> Path:
     return write_json_atomic(suspects_path(root), result)
 
 
+def decisions_path(root: str | Path) -> Path:
+    """`<dataset>/.review/decisions.json`."""
+    return Path(root) / REVIEW_DIR / DECISIONS_FILE
+
+
+def read_decisions(root: str | Path) -> dict[str, Any]:
+    """`{"kept": {path: {time, user}}, "undo": [action, ...], "done": {time, user} | None}` (empty when none yet).
+
+    `done` is set when an administrator pressed "Done reviewing": a pipeline waiting at review reads it.
+    """
+    import json
+
+    try:
+        data = json.loads(decisions_path(root).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    kept = data.get("kept") if isinstance(data.get("kept"), dict) else {}
+    undo = data.get("undo") if isinstance(data.get("undo"), list) else []
+    return {"kept": kept, "undo": undo, "done": data.get("done") if isinstance(data.get("done"), dict) else None}
+
+
 def read_suspects(root: str | Path) -> dict[str, Any] | None:
     """The stored result, or None when the review was never computed (or its file is unreadable)."""
     import json
@@ -259,5 +285,5 @@ def read_suspects(root: str | Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and isinstance(data.get("suspects"), dict) else None
 
 
-__all__ = ["REASONS", "REVIEW_DIR", "backbone_forward", "find_suspects", "judge", "read_suspects", "suspects_path",
-           "write_suspects"]
+__all__ = ["REASONS", "REVIEW_DIR", "backbone_forward", "decisions_path", "find_suspects", "judge", "read_decisions",
+           "read_suspects", "suspects_path", "write_suspects"]

@@ -50,6 +50,12 @@ def test_review_by_keyboard_at_phone_width(app, live_server, page, tmp_path):
     assert order[:2] == ["cat/0003.jpg", "cat/0001.jpg"]
     width, inner, sticking_out = page.evaluate(OVERFLOW)
     assert width <= inner == 375 and sticking_out == []
+    from PIL import Image
+
+    shot = tmp_path / "review-375.png"
+    page.screenshot(path=str(shot), full_page=True)
+    with Image.open(shot) as picture:  # the phone-width screenshot
+        assert picture.width == 375 and picture.height > 740
 
     # Tab reaches the first picture; the right arrow moves to the next one.
     page.focus("#done-form button")

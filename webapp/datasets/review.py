@@ -17,7 +17,7 @@ from flask_login import current_user
 
 from ml.dataset import list_class_files, list_classes
 from ml.errors import DatasetError
-from ml.review import read_suspects
+from ml.review import read_decisions, read_suspects
 
 from ..auth import admin_required
 from ..errors import InvalidParams
@@ -27,7 +27,7 @@ from . import bp
 from .edit import EditError, move_image, restore_image, trash_image
 from .grid import FLAG_LABELS, scan_flags, split_parts
 from .paths import UnsafePath, class_dir, image_file
-from .review_state import changing, now, read_decisions
+from .review_state import changing, now
 from .routes import _refusal, _user_name, open_dataset
 
 #: Why the review job flagged a picture, as the badges say it (`nearest` fills %(cls)s).
