@@ -202,3 +202,13 @@ def test_find_suspects_needs_two_classes(tmp_path):
     with pytest.raises(MLError) as caught:
         find_suspects(tmp_path / "one")
     assert caught.value.code == "too_few_classes"
+
+
+def test_flask_dataset_review_prints_and_saves_the_suspects(runner, tmp_path):
+    root = colour_classes(tmp_path / "colours", per_class=6)
+    result = runner.invoke(args=["dataset", "review", str(root), "--image-size", "128"])
+    assert result.exit_code == 0, result.output
+    assert "red/odd.jpg" in result.output and "closer_to" in result.output and "green" in result.output
+    assert read_suspects(root)["suspects"]["red/odd.jpg"]["nearest"] == "green"
+    bad = runner.invoke(args=["dataset", "review", str(root), "--backbone", "vgg99"])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
