@@ -25,14 +25,35 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def training_history(model_path: str | os.PathLike) -> dict[str, Any] | None:
-    """Per-epoch training figures of a model (from `<stem>.json`), or None when it has no record."""
+#: The training settings a comparison shows side by side, in this order (from the metadata's train_config).
+RECIPE_KEYS = ("mode", "pretrained", "epochs", "lr", "batch_size", "image_size", "optimizer", "schedule",
+               "weight_decay", "label_smoothing", "class_weights", "augment", "seed")
+
+
+def _sidecar(model_path: str | os.PathLike) -> dict[str, Any] | None:
     _onnx, sidecar = onnx_paths(model_path)
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    rows = meta.get("history") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else None
+
+
+def training_facts(model_path: str | os.PathLike) -> dict[str, Any]:
+    """How a model was made, from `<stem>.json`: the recipe (RECIPE_KEYS), the dataset (root, fingerprint,
+    counts per part) and when; {} for each part the metadata lacks."""
+    meta = _sidecar(model_path) or {}
+    config = meta.get("train_config") if isinstance(meta.get("train_config"), dict) else {}
+    dataset = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else {}
+    return {"recipe": {k: config[k] for k in RECIPE_KEYS if k in config},
+            "dataset": {k: dataset[k] for k in ("root", "fingerprint", "counts") if k in dataset},
+            "created": meta.get("created") if isinstance(meta.get("created"), str) else None}
+
+
+def training_history(model_path: str | os.PathLike) -> dict[str, Any] | None:
+    """Per-epoch training figures of a model (from `<stem>.json`), or None when it has no record."""
+    meta = _sidecar(model_path)
+    rows = meta.get("history") if meta else None
     if not isinstance(rows, list):
         return None
     epochs = []
@@ -45,4 +66,4 @@ def training_history(model_path: str | os.PathLike) -> dict[str, Any] | None:
     return {"epochs": epochs, "best_epoch": meta.get("best_epoch"), "train_seconds": _number(meta.get("train_seconds"))}
 
 
-__all__ = ["CURVE_KEYS", "training_history"]
+__all__ = ["CURVE_KEYS", "RECIPE_KEYS", "training_facts", "training_history"]

@@ -105,7 +105,8 @@ def test_activation_switches_the_serving_model_without_restart(app, admin_client
 def test_admin_api_refuses_anonymous_callers(client):
     for method, path in [("get", "/api/v1/jobs"), ("post", "/api/v1/jobs"), ("get", "/api/v1/jobs/abc"),
                          ("post", "/api/v1/jobs/abc/cancel"), ("post", "/api/v1/jobs/abc/retry"),
-                         ("post", "/api/v1/models/1/activate"), ("get", "/api/v1/queues")]:
+                         ("post", "/api/v1/models/1/activate"), ("get", "/api/v1/queues"),
+                         ("post", "/api/v1/models/rollback"), ("get", "/api/v1/models/activations")]:
         response = getattr(client, method)(path)
         # POSTs without a session fail the CSRF check first (400) or the login check (401): never 2xx.
         assert response.status_code in (400, 401), (path, response.status_code)

@@ -124,6 +124,10 @@ def test_shipped_default_model_is_registered_and_activated_on_first_use(tmp_path
     assert response.status_code == 200, response.get_json()
     models = app.test_client().get("/api/v1/models").get_json()["models"]
     assert len(models) == 1 and models[0]["active"] and models[0]["name"] == "tiny"
+    with app.app_context():
+        from webapp.registry import activation_history
+
+        assert [(a.model_version_id, a.previous_id, a.via) for a in activation_history()] == [(models[0]["id"], None, "default")]
 
 
 def test_missing_model_file_is_a_clear_error(app, client, tiny_model, tmp_path):

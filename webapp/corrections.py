@@ -10,6 +10,7 @@ picture into DATA_DIR/<dataset>/<class>/ (logged like every dataset edit); rejec
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
@@ -122,6 +123,15 @@ def reject(correction_id: int, user: User) -> Correction:
     db.session.commit()
     picture_path(row).unlink(missing_ok=True)
     return row
+
+
+def accepted_since(dataset: str, since: datetime | None) -> int:
+    """How many accepted corrections went into `dataset` after `since` (a model made then has not learnt them)."""
+    query = (db.select(db.func.count()).select_from(Correction).filter_by(status="accepted")
+             .where(Correction.dataset_path.startswith(f"{dataset}/", autoescape=True)))
+    if since is not None:
+        query = query.where(Correction.decided_at > since)
+    return int(db.session.scalar(query) or 0)
 
 
 def datasets_with_class(cls: str) -> list[str]:

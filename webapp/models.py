@@ -1,4 +1,4 @@
-"""Database tables: admin users, datasets, jobs, model versions, the prediction log and corrections."""
+"""Database tables: admin users, datasets, jobs, model versions and their activations, the prediction log and corrections."""
 
 from __future__ import annotations
 
@@ -158,6 +158,28 @@ class ModelVersion(db.Model):
         return {"id": self.id, "name": self.name, "arch": self.arch, "classes": self.classes,
                 "accuracy": self.accuracy, "metrics": metrics, "active": self.is_active,
                 "created_at": iso(self.created_at), "activated_at": iso(self.activated_at)}
+
+
+class Activation(db.Model):
+    """One switch of the active model: which one, which it replaced, who did it, how, when (a rollback too)."""
+
+    __tablename__ = "model_activations"
+    #: How an activation was asked for: the admin pages, the API, the command line, a rollback (any of the
+    #: three), or the shipped default model activated because no model was active.
+    VIAS = ("admin", "api", "cli", "rollback", "default")
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
+    model: Mapped[ModelVersion | None] = relationship(foreign_keys=[model_version_id])
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
+    previous: Mapped[ModelVersion | None] = relationship(foreign_keys=[previous_id])
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user: Mapped[User | None] = relationship()
+    via: Mapped[str] = mapped_column(String(16), default="cli")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "model_id": self.model_version_id, "previous_id": self.previous_id,
+                "by": self.user.username if self.user else None, "via": self.via, "at": iso(self.created_at)}
 
 
 class PredictionLog(db.Model):

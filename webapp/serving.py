@@ -57,7 +57,7 @@ def ensure_default_model(app: Flask | None = None) -> ModelVersion | None:
     predictor = Predictor.load(path, backend=app.config["PREDICT_BACKEND"], threads=app.config["PREDICT_THREADS"])
     info = dict(predictor.info or {})
     info.setdefault("classes", predictor.classes)
-    return register_model(path, name=info.get("name") or "default", activate=True, **model_summary(info))
+    return register_model(path, name=info.get("name") or "default", activate=True, via="default", **model_summary(info))
 
 
 def active_snapshot() -> ActiveModel:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import corrections, model_page, routes  # noqa: E402,F401  (routes attach themselves to bp)
+from . import compare, corrections, model_page, routes  # noqa: E402,F401  (routes attach themselves to bp)

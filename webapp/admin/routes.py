@@ -18,7 +18,7 @@ from ..extensions import db, limiter
 from ..i18n import _
 from ..models import ModelVersion
 from ..redis_conn import RedisUnavailable
-from ..registry import activate_model, list_models
+from ..registry import NothingToRollBack, activate_model, activation_history, list_models, roll_back, rollback_target
 from . import bp
 from .forms import form_fields
 
@@ -139,23 +139,40 @@ def retry_job(job_id: str):
 
 @bp.get("/models")
 def models():
-    """Model versions with accuracy, per-class metrics, confusion matrix, and Activate."""
+    """Model versions with accuracy, per-class metrics, Activate, two to compare, and the activation history."""
     from ml.evaluations import summarise_evaluations  # reads JSON reports only, no torch
 
     rows = list_models()
+    active = next((m for m in rows if m.is_active), None)
+    other = next((m for m in rows if m is not active), None)
     return render_template("admin/models.html", models=rows,
-                           quality={m.id: summarise_evaluations(m.path) for m in rows})
+                           quality={m.id: summarise_evaluations(m.path) for m in rows},
+                           history=activation_history(20), rollback_to=rollback_target(),
+                           pick_a=active or other, pick_b=other if active else next(iter(rows[1:2]), None))
 
 
 @bp.post("/models/<int:model_id>/activate")
 def activate(model_id: int):
     """Make this model answer predictions from the next request on."""
     try:
-        row = activate_model(model_id)
+        row = activate_model(model_id, via="admin", user=current_user)
         flash(_("Model %(name)s is now active.", name=row.name), "success")
     except AppError as exc:
         flash(exc.message, "error")
-    return redirect(url_for("admin.models"))
+    return redirect(_safe_next(request.form.get("next")) if request.form.get("next") else url_for("admin.models"))
+
+
+@bp.post("/models/rollback")
+def rollback():
+    """Activate again the model the last activation replaced."""
+    try:
+        row = roll_back(user=current_user)
+        flash(_("Rolled back: model %(name)s is active again.", name=row.name), "success")
+    except NothingToRollBack:
+        flash(_("There is no earlier model to roll back to."), "error")
+    except AppError as exc:
+        flash(exc.message, "error")
+    return redirect(_safe_next(request.form.get("next")) if request.form.get("next") else url_for("admin.models"))
 
 
 @bp.get("/models/<int:model_id>/confusion.png")

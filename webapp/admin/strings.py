@@ -1,4 +1,4 @@
-"""Admin texts that reach the pages as data (job and correction status values), marked for `pybabel extract`.
+"""Admin texts that reach the pages as data (job and correction status values, activation ways), marked for `pybabel extract`.
 
 Their translations live in translations/*/LC_MESSAGES/messages.po with every other string.
 """
@@ -9,3 +9,5 @@ from ..i18n import N_
 JOB_STATUSES = (N_("queued"), N_("running"), N_("finished"), N_("failed"), N_("cancelled"))
 #: Correction.status values, shown through `_(c.status)`.
 CORRECTION_STATUSES = (N_("pending"), N_("accepted"), N_("rejected"))
+#: Activation.via values, shown through `_(activation.via)`.
+ACTIVATION_VIAS = (N_("admin"), N_("api"), N_("cli"), N_("rollback"), N_("default"))

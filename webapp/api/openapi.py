@@ -154,6 +154,14 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/models/{model_id}/activate": {"post": {
             "summary": "Activate a model version", "operationId": "activateModel", "security": ADMIN,
             "parameters": [MODEL_ID], "responses": {"200": {"description": "Activated"}, "404": _error("No such model"), **auth}}},
+        "/api/v1/models/rollback": {"post": {
+            "summary": "Activate again the model the last activation replaced", "operationId": "rollBackModel",
+            "security": ADMIN, "responses": {"200": {"description": "Rolled back"},
+                                             "409": _error("No earlier model (nothing_to_roll_back)"), **auth}}},
+        "/api/v1/models/activations": {"get": {
+            "summary": "Activation history, newest first", "operationId": "listActivations", "security": ADMIN,
+            "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "default": 50}}],
+            "responses": {"200": {"description": "OK: activations with model_id, previous_id, by, via, at"}, **auth}}},
         "/api/v1/jobs": {
             "get": {"summary": "Recent jobs", "operationId": "listJobs", "security": ADMIN, "responses": {
                 "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {

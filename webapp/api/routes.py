@@ -10,7 +10,7 @@ from ..auth import admin_required
 from ..errors import AppError, InvalidParams
 from ..extensions import csrf, limiter
 from ..i18n import get_language
-from ..registry import activate_model, list_models
+from ..registry import activate_model, activation_history, list_models, roll_back
 from ..serving import predict_upload
 from . import bp
 from .openapi import openapi_document
@@ -89,7 +89,21 @@ def models():
 @admin_required
 def activate(model_id: int):
     """Make a model version the one that answers predictions."""
-    return jsonify(model=activate_model(model_id).as_dict())
+    return jsonify(model=activate_model(model_id, via="api", user=current_user).as_dict())
+
+
+@bp.post("/models/rollback")
+@admin_required
+def rollback():
+    """Activate again the model the last activation replaced (409 nothing_to_roll_back when there is none)."""
+    return jsonify(model=roll_back(user=current_user).as_dict())
+
+
+@bp.get("/models/activations")
+@admin_required
+def activations():
+    """The activation history, newest first: model, the one it replaced, who, how, when."""
+    return jsonify(activations=[a.as_dict() for a in activation_history(min(request.args.get("limit", 50, type=int), 500))])
 
 
 def _body() -> dict:

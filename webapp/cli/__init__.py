@@ -11,9 +11,10 @@ def init_app(app: Flask) -> None:
     from .dataset import dataset_cli
     from .model import model_commands
     from .release import model_card_command, shrink_model_command
-    from .web import create_admin, reconcile_jobs, register_model_cmd, worker
+    from .web import activate_model_cmd, create_admin, reconcile_jobs, register_model_cmd, rollback_model_cmd, worker
 
     app.cli.add_command(dataset_cli)
     app.cli.add_command(crawl_command)
-    for command in (create_admin, worker, reconcile_jobs, register_model_cmd, *model_commands, shrink_model_command, model_card_command):
+    for command in (create_admin, worker, reconcile_jobs, register_model_cmd, activate_model_cmd, rollback_model_cmd,
+                    *model_commands, shrink_model_command, model_card_command):
         app.cli.add_command(command)

@@ -1,4 +1,5 @@
-"""Web and queue commands: `flask create-admin`, `flask worker`, `flask reconcile-jobs`, `flask register-model`."""
+"""Web and queue commands: `flask create-admin`, `flask worker`, `flask reconcile-jobs`, `flask register-model`,
+`flask activate-model`, `flask rollback-model`."""
 
 from __future__ import annotations
 
@@ -83,3 +84,32 @@ def register_model_cmd(path: str, activate: bool) -> None:
     info.setdefault("classes", predictor.classes)
     row = register_model(path, name=info.get("name"), activate=activate, **model_summary(info))
     click.echo(f"model version {row.id} ({row.name}){' active' if row.is_active else ''}")
+
+
+@click.command("activate-model")
+@click.argument("model_id", type=int)
+@with_appcontext
+def activate_model_cmd(model_id: int) -> None:
+    """Make a registered model version the one that answers predictions (recorded in the activation history)."""
+    from ..errors import AppError
+    from ..registry import activate_model
+
+    try:
+        row = activate_model(model_id, via="cli")
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"model version {row.id} ({row.name}) active")
+
+
+@click.command("rollback-model")
+@with_appcontext
+def rollback_model_cmd() -> None:
+    """Activate again the model the last activation replaced."""
+    from ..errors import AppError
+    from ..registry import roll_back
+
+    try:
+        row = roll_back()
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"rolled back: model version {row.id} ({row.name}) active")
