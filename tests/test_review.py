@@ -88,16 +88,22 @@ def test_suspects_job_in_a_real_worker_flags_the_picture_that_looks_like_another
     assert "更像 green" in zh
 
 
-def test_review_job_uses_the_active_models_features(app, admin_client, tiny_model):
+def test_review_job_uses_the_active_models_features_and_unknown_score(app, admin_client, tiny_model, tmp_path):
     from tests.conftest import register_tiny
+    from tests.modelgen import ALWAYS_UNKNOWN, with_meta
 
     root = colour_classes(Path(app.config["DATA_DIR"]) / "colours", per_class=5)
-    model_id = register_tiny(app, tiny_model)
+    # The model's open-set check here finds every picture unlike its classes: each gets that reason.
+    model = with_meta(tiny_model, tmp_path / "strict" / "tiny.pt", open_set=ALWAYS_UNKNOWN)
+    model_id = register_tiny(app, model)
     admin_client.post("/datasets/colours/review/compute", data={})
     run_worker(app)
     found = read_suspects(root)
-    assert found["features"]["kind"] == "model" and found["features"]["path"] == str(tiny_model)
+    assert found["features"]["kind"] == "model" and found["features"]["path"] == str(model)
     assert found["checked"] == 11
+    assert len(found["suspects"]) == 11 and all("unknown" in v["reasons"] for v in found["suspects"].values())
+    html = admin_client.get("/datasets/colours/review?cls=red", headers=EN).text
+    assert 'data-reason="unknown">unlike every class</span>' in html
     with app.app_context():
         from webapp.extensions import db
         from webapp.models import Job
