@@ -30,6 +30,16 @@ def shapes(seed: int, size: tuple[int, int] = (96, 72), colour: tuple[int, int, 
     return img
 
 
+def tinted(seed: int, colour: tuple[int, int, int], size: tuple[int, int] = (80, 64)) -> Image.Image:
+    """Mostly one colour (with grain) and one small random ellipse: pictures whose class is their colour."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    img = Image.fromarray(np.clip(rng.normal(0, 25, (h, w, 3)) + np.array(colour), 0, 255).astype(np.uint8), "RGB")
+    x, y = int(rng.integers(0, w // 2)), int(rng.integers(0, h // 2))
+    ImageDraw.Draw(img).ellipse((x, y, x + w // 4, y + h // 4), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+    return img
+
+
 def encode(img: Image.Image, fmt: str = "JPEG", **params) -> bytes:
     """Encode `img` in memory."""
     buf = io.BytesIO()

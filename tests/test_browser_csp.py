@@ -40,6 +40,7 @@ def test_pages_run_under_their_csp(app, live_server, page, tiny_model):
     bare_card = f'section[data-model-id="{bare_id}"]'
     page.click(f"{bare_card} details summary")
     page.wait_for_function(f"() => document.querySelector('{bare_card} img[data-hide-if-broken]').parentElement.hidden")
-    for url in ("/datasets/", "/datasets/pets/", "/datasets/pets/classes/cat/", "/datasets/pets/images/cat/0000.jpg"):
+    for url in ("/datasets/", "/datasets/pets/", "/datasets/pets/classes/cat/", "/datasets/pets/images/cat/0000.jpg",
+                "/datasets/pets/review"):
         page.goto(live_server.url + url)
     assert page.csp_violations == [] and page.js_errors == []

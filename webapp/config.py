@@ -121,6 +121,9 @@ class Defaults:
     #: {"allow_networks": ["10.1.0.0/16"]} lets the egress guard reach an intranet mirror (public addresses only
     #: by default; see docs/crawl.md).
     CRAWL_OPTIONS: dict = {}
+    #: Parameters of the review job the review page starts ("backbone", "image_size": the features used
+    #: when no model is active; see docs/web.md), e.g. {"image_size": 160} for a faster, rougher search.
+    REVIEW_OPTIONS: dict = {}
 
 
 def instance_path(overrides: Mapping[str, Any] | None = None) -> str | None:

@@ -21,7 +21,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from ml.errors import MLError
-from ml.operations import Config, CrawlRequest, EvaluateConfig, SplitConfig, TrainConfig, clean_name
+from ml.operations import Config, CrawlRequest, EvaluateConfig, ReviewConfig, SplitConfig, TrainConfig, clean_name
 from ml.places import partial_model_dir
 
 from .errors import Conflict, InvalidParams, NotFound
@@ -30,6 +30,7 @@ from .i18n import N_
 from .logmask import mask_secrets
 from .models import Job, ModelVersion, User, utcnow
 from .redis_conn import RedisUnavailable, all_queues, get_queue, get_redis
+from .registry import active_model
 
 #: Names the job's host for the worker (`jobs.host.HOST_META_KEY` -> the class `jobs.host.open_host` imports).
 JOB_META = {"host": "webapp.job_adapter.WebJobHost"}
@@ -84,6 +85,23 @@ def _evaluate_params(p: dict) -> dict:
             **_web_config(EvaluateConfig, p, ("model_id", "dataset"))}
 
 
+def _review_params(p: dict) -> dict:
+    """The dataset, and the model whose features judge it (`model_id`, default: the active one; None: a backbone)."""
+    raw = p.get("model_id")
+    if raw in (None, ""):
+        row = active_model() if p.get("use_active", True) else None
+        model_id = row.id if row is not None else None
+    else:
+        try:
+            model_id = int(raw)
+        except (TypeError, ValueError):
+            raise InvalidParams(f"model_id must be a number, not {raw!r}.") from None
+        if db.session.get(ModelVersion, model_id) is None:
+            raise InvalidParams(f"There is no model version {model_id}.")
+    return {"dataset": _existing_dataset(p), **({"model_id": model_id} if model_id is not None else {}),
+            **_web_config(ReviewConfig, p, ("dataset", "model_id", "use_active"))}
+
+
 @dataclass(frozen=True)
 class JobKind:
     """What a kind of job runs (dotted path, imported only by workers), on which queue, with which settings.
@@ -99,10 +117,12 @@ class JobKind:
     title: str
     config: type[Config]
     targets: tuple[str, ...] = ("dataset",)
+    #: Targets a caller may leave out (the review's model: the active one, or none).
+    optional: tuple[str, ...] = ()
 
     def job_kwargs(self, clean: dict) -> dict:
         """The job function's keyword arguments for validated params: the targets, and the config as a dict."""
-        return {**{k: clean[k] for k in self.targets}, "config": {k: v for k, v in clean.items() if k not in self.targets}}
+        return {**{k: clean[k] for k in self.targets if k in clean}, "config": {k: v for k, v in clean.items() if k not in self.targets}}
 
 
 KINDS: dict[str, JobKind] = {
@@ -111,6 +131,8 @@ KINDS: dict[str, JobKind] = {
     "train": JobKind("jobs.train.run", "train", _train_params, N_("Train a model"), TrainConfig),
     "evaluate": JobKind("jobs.evaluate.run", "train", _evaluate_params, N_("Evaluate a model"), EvaluateConfig,
                         ("model_id", "dataset")),
+    "review": JobKind("jobs.review.run", "train", _review_params, N_("Find suspect pictures to review"), ReviewConfig,
+                      ("dataset", "model_id"), ("model_id",)),
 }
 
 

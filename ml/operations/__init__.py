@@ -8,6 +8,7 @@
 | evaluate | `evaluate.EvaluateConfig`, `evaluate.report_files` | `ml.evaluate.evaluate` |
 | export | `export.ExportConfig`, `export.onnx_paths` | `ml.export.export_onnx` |
 | build | `build.BuildRequest` (classes, pictures per class, recipe), `build.STEPS` | `webapp.builds` (the other jobs in turn) |
+| review | `review.ReviewConfig` | `ml.review.find_suspects` |
 
 The CLI (`webapp.cli.options`), the admin forms, the API (`webapp.tasks`) and the jobs (`jobs.*`)
 are adapters over these. `names.check_name` is the one rule for dataset and class names.
@@ -20,12 +21,13 @@ from .evaluate import EvaluateConfig
 from .export import ExportConfig
 from .fields import Config, Setting
 from .names import BadName, check_name, clean_name
+from .review import ReviewConfig
 from .split import SplitConfig
 from .train import TrainConfig
 
 #: The operation configs by job kind (the web app's job kinds use the same names).
 CONFIGS: dict[str, type[Config]] = {"crawl": CrawlRequest, "split": SplitConfig, "train": TrainConfig,
-                                    "evaluate": EvaluateConfig, "export": ExportConfig}
+                                    "evaluate": EvaluateConfig, "export": ExportConfig, "review": ReviewConfig}
 
-__all__ = ["CONFIGS", "BadName", "BuildRequest", "Config", "CrawlRequest", "EvaluateConfig", "ExportConfig", "Setting", "SplitConfig",
+__all__ = ["CONFIGS", "BadName", "BuildRequest", "Config", "CrawlRequest", "EvaluateConfig", "ExportConfig", "ReviewConfig", "Setting", "SplitConfig",
            "TrainConfig", "check_name", "clean_name"]

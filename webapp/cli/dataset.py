@@ -1,10 +1,10 @@
-"""`flask dataset scan|split|stats PATH`: the data steps of the pipeline from a terminal."""
+"""`flask dataset scan|split|stats|review PATH`: the data steps of the pipeline from a terminal."""
 
 from __future__ import annotations
 
 import click
 
-from ml.operations import SplitConfig
+from ml.operations import ReviewConfig, SplitConfig
 
 from .console import friendly_errors, progress_bars, table
 from .options import config_from_options, config_options
@@ -90,6 +90,30 @@ def stats_command(path: str, size: int) -> None:
     rows = [[ch, f"{m:.4f}", f"{s:.4f}"] for ch, m, s in zip("RGB", result.mean, result.std)]
     click.echo(table(["channel", "mean", "std"], rows))
     click.echo(f"\n{result.images} training pictures at {size}×{size}" + (f", {result.skipped} unreadable skipped" if result.skipped else ""))
+
+
+@dataset_cli.command("review")
+@click.argument("path", type=_existing_folder())
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Judge with this model file's features (default: the backbone below).")
+@config_options(ReviewConfig)
+def review_command(path: str, model_path: str | None, **options) -> None:
+    """Find suspect pictures (nearer another class, far from their own); saved in .review/suspects.json."""
+    from ml.review import find_suspects, write_suspects
+
+    with friendly_errors():
+        config = config_from_options(ReviewConfig, options)
+    with friendly_errors(), progress_bars() as bars:
+        result = find_suspects(path, model_path=model_path, backbone=config.backbone, image_size=config.image_size,
+                               on_progress=bars)
+        saved = write_suspects(path, result)
+    ranked = sorted(result["suspects"].items(), key=lambda item: -float(item[1].get("score") or 0))
+    rows = [[rel, ", ".join(v["reasons"]), v.get("nearest") or "", v.get("score", "")] for rel, v in ranked]
+    if rows:
+        click.echo(table(["picture", "reasons", "looks like", "score"], rows))
+    features = result["features"]
+    click.echo(f"\n{len(rows)} suspect pictures of {result['checked']} ({features['kind']} {features['name']}, "
+               f"{features['size']} px); saved to {saved}; review them at /datasets/<name>/review")
 
 
 @dataset_cli.command("add-from")

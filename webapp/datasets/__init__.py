@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("datasets", __name__, url_prefix="/datasets")
 
-from . import bulk, routes  # noqa: E402,F401  (routes attach themselves to bp)
+from . import bulk, review, routes  # noqa: E402,F401  (routes attach themselves to bp)

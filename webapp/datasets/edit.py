@@ -1,7 +1,7 @@
 """Admin edits to a dataset folder: trash an image, move it to another class, rename a class, add a picture.
 
-Nothing is erased: a deleted image goes to `<dataset>/.trash/<class>/` and every edit is logged in
-`.trash/edits.jsonl`. The split lists (train.txt...) are kept consistent with the folders, so a
+Nothing is erased: a deleted image goes to `<dataset>/.trash/<class>/` (and `restore_image` brings it
+back) and every edit is logged in `.trash/edits.jsonl`. The split lists (train.txt...) are kept consistent with the folders, so a
 training started after an edit never meets a missing file; `dataset.json` records the edit time
 so the pages can suggest a fresh split.
 """
@@ -17,7 +17,7 @@ from ml.dataset import CLASSES_FILE, SPLIT_FILES, list_classes
 from ml.dataset.layout import update_metadata, write_json_atomic, write_text_atomic
 from ml.errors import DatasetError
 
-from .paths import check_name, class_dir, image_file
+from .paths import UnsafePath, check_name, class_dir, image_file, inside
 
 TRASH_DIR = ".trash"
 EDIT_LOG = "edits.jsonl"
@@ -95,13 +95,44 @@ def trash_image(root: Path, relpath: str, *, user: str | None = None) -> str:
     return moved
 
 
-def move_image(root: Path, relpath: str, target_class: str, *, user: str | None = None) -> str:
-    """Move one image to another class folder; return its new path (relative to root)."""
+def restore_image(root: Path, trashed: str, original: str, *, part: str | None = None, user: str | None = None) -> str:
+    """Bring a trashed image back to `original` (or a free name beside it); return its path (relative to root).
+
+    `part` ("train", "val", "test"), when given, puts the picture back into that split list, as it was
+    before it was trashed (if the split still knows its class).
+    """
+    source = root / TRASH_DIR / trashed.removeprefix(TRASH_DIR + "/")
+    if not inside(root / TRASH_DIR, source).is_file():
+        raise UnsafePath(f"No trashed image {trashed!r} in this dataset")
+    parts = original.split("/")
+    for name in parts:
+        check_name(name, "image path")
+    if len(parts) < 2:
+        raise UnsafePath(f"Not an image inside a class folder: {original!r}")
+    class_dir(root, parts[0])
+    target = _free_name(root.joinpath(*parts))
+    inside(root / parts[0], target.parent)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _move(source, target)
+    rel = target.relative_to(root).as_posix()
+    classes = _split_classes(root)
+    split_list = root / SPLIT_FILES[part] if part in SPLIT_FILES else None
+    if split_list is not None and split_list.exists() and classes is not None and parts[0] in classes:
+        rows = split_list.read_text(encoding="utf-8")
+        if rows and not rows.endswith("\n"):
+            rows += "\n"
+        write_text_atomic(split_list, rows + f"{rel}\t{classes.index(parts[0])}\n")
+    _log(root, action="restore", original=source.relative_to(root).as_posix(), moved_to=rel, user=user)
+    return rel
+
+
+def move_image(root: Path, relpath: str, target_class: str, *, name: str | None = None, user: str | None = None) -> str:
+    """Move one image to another class folder (as `name`, else its own name); return its new path (relative to root)."""
     source, cls = image_file(root, relpath)
     class_dir(root, target_class)
     if target_class == cls:
         raise EditError(f"The image is already in class {cls!r}.", code="same_class")
-    target = _free_name(root / target_class / source.name)
+    target = _free_name(root / target_class / check_name(name or source.name, "image name"))
     _move(source, target)
     new_rel = target.relative_to(root).as_posix()
     classes = _split_classes(root)
