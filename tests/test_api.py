@@ -73,6 +73,34 @@ def test_oversized_upload_is_413_json(tmp_path, embedded_redis):
     assert error["code"] == "file_too_large" and "MB" in error["message"]
 
 
+class _CountingStream(io.BytesIO):
+    """An upload body that counts the bytes the app reads from it."""
+
+    read_bytes = 0
+
+    def read(self, size=-1):
+        chunk = super().read(size)
+        self.read_bytes += len(chunk)
+        return chunk
+
+
+def test_a_413_reads_a_body_just_over_the_limit_and_leaves_a_far_larger_one_unread(tmp_path, embedded_redis):
+    """Just over the limit (nginx allows 1 MB more) the body is read and dropped, so gunicorn does not
+    reset the connection under nginx (a 502 instead of the JSON 413); far over it, nothing is read."""
+    from werkzeug.test import EnvironBuilder
+
+    from webapp.errors import DRAIN_OVER_LIMIT
+
+    app = make_app(tmp_path, redis=embedded_redis, MAX_CONTENT_LENGTH=50_000)
+    for size, expected_read in ((60_000, 60_000), (50_000 + DRAIN_OVER_LIMIT + 1, 0)):
+        body = _CountingStream(b"x" * size)
+        builder = EnvironBuilder(path="/api/v1/predict", method="POST", input_stream=body, content_length=size,
+                                 content_type="multipart/form-data; boundary=b")
+        response = app.test_client().open(builder)
+        assert response.status_code == 413 and response.get_json()["error"]["code"] == "file_too_large"
+        assert body.read_bytes == expected_read, (size, body.read_bytes)
+
+
 def test_default_upload_limit_is_10_mb(app):
     assert app.config["MAX_CONTENT_LENGTH"] == 10 * 1024 * 1024
 

@@ -163,23 +163,38 @@ def _unexpected(exc: Exception):
 
 #: Bytes read per chunk when draining an upload the app answered without reading.
 DRAIN_CHUNK = 256 * 1024
+#: A body at most this much over MAX_CONTENT_LENGTH is still read (and dropped) after its 413, so
+#: the client (or nginx, which allows 1 MB more) gets the JSON answer instead of a reset; larger
+#: bodies are not read at all.
+DRAIN_OVER_LIMIT = 2 * 1024 * 1024
 
 
 def _drain_unread_upload(response):
-    """Read the rest of an upload answered early (429, 400...), so the client gets the answer, not a reset.
+    """Read the rest of an upload answered early (429, 413, 400...), so the client gets the answer, not a reset.
 
     gunicorn drains at most 64 KB of an unread body and then closes the socket with the rest
     still unread, which makes the kernel reset the connection: a client still sending its photo
-    then loses the 429 it was sent. Bodies above MAX_CONTENT_LENGTH (413) are left alone.
+    (or nginx passing it on) then loses the answer it was sent and shows a 502. A body more than
+    DRAIN_OVER_LIMIT above MAX_CONTENT_LENGTH is left unread.
     """
     length = request.content_length or 0
     limit = request.max_content_length
-    if response.status_code >= 400 and length and (limit is None or length <= limit):
-        try:
+    if response.status_code < 400 or not length:
+        return response
+    try:
+        if limit is None or length <= limit:
             while request.stream.read(DRAIN_CHUNK):
                 pass
-        except Exception:  # the client went away: nothing left to protect
-            pass
+        elif length <= limit + DRAIN_OVER_LIMIT:
+            # request.stream refuses bodies over the limit; read the raw input, at most `length` bytes.
+            raw, left = request.environ["wsgi.input"], length
+            while left > 0:
+                chunk = raw.read(min(DRAIN_CHUNK, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
+    except Exception:  # the client went away: nothing left to protect
+        pass
     return response
 
 
