@@ -13,6 +13,12 @@ Compares, on 127.0.0.1 only, with a bounded number of requests, two uploads: a s
 Then it checks the targets of the public upload path (ratios within this run):
   phone photo HTTP p50 <= 2.5 x bare forward; small photo HTTP p50 <= 1.5 x in-process predict;
   N clients' throughput >= 80 % of the forward-only limit at N threads.
+Every load test also records the CPU per request of the server (its process group, /proc) and of
+the client (this process), and the forward-only limit its CPU per pass: on a machine shared with
+other work, the wall-clock throughput ratio moves with the neighbours' load (each side gets a share
+of the cores by its thread count), the CPU figures do not. `forward_cpu_share` (not a target) is CPU
+per forward pass / CPU per request (server + client): the throughput ratio a machine doing nothing
+else would show.
 
     .venv/bin/python bench/serve.py [--model MODEL.pt] [--requests 60] [--rounds 3] [--concurrency 1,8]
         [--photos DIR]   (real photos, upscaled to 4032×3024 in memory, for the agreement check)
@@ -120,8 +126,10 @@ def real_phone_photos(folder: Path, n: int) -> list[bytes]:
 
 # ---------------------------------------------------------------- measuring
 
-def multipart(data: bytes, boundary: str = "benchboundary7f3a9c") -> tuple[bytes, str]:
-    """The body and content type a browser sends for one file field `file` (built once per test)."""
+def multipart(data: bytes) -> tuple[bytes, str]:
+    """The body and content type a browser sends for one file field `file`, with a fresh random boundary
+    as a browser's (the server compiles its multipart patterns once per boundary)."""
+    boundary = f"----benchboundary{os.urandom(8).hex()}"
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\n"
             "Content-Type: image/jpeg\r\n\r\n").encode()
     return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
@@ -149,7 +157,7 @@ def group_cpu_s(pgid: int) -> float | None:
 def load_test(url: str, data: bytes, requests_n: int, concurrency: int, server_pgid: int | None = None) -> dict:
     """`requests_n` uploads from `concurrency` client threads; latency of each, overall throughput, CPU per request.
 
-    The client is http.client on keep-alive connections with the multipart body built once: the
+    The client is http.client on keep-alive connections with the multipart body built by hand: the
     same bytes on the wire as a browser's upload, at a fraction of `requests`' CPU, since the
     client threads share the machine's cores with the server they measure. The client's and the
     server's CPU per request are measured (this process; the server's process group) so the cost
@@ -159,11 +167,11 @@ def load_test(url: str, data: bytes, requests_n: int, concurrency: int, server_p
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    body, content_type = multipart(data)
-    headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
     local = threading.local()
 
     def post() -> tuple[int, bytes]:
+        body, content_type = multipart(data)
+        headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
         conn = getattr(local, "conn", None)
         reused = conn is not None
         if conn is None:
