@@ -2,6 +2,15 @@
 (`--bind 0.0.0.0:8000 --workers 8`). The app itself is configured only by webapp/config.py."""
 
 import multiprocessing
+import os
+
+# numpy's OpenBLAS starts one thread per core and keeps them spinning after each call; in a web
+# worker the only BLAS call is the open-set check's small (1 x 1280) @ (1280 x 600) product, and
+# the spinning threads took the cores from the forward passes: 37 ms of CPU per small upload
+# instead of 24 (docs/benchmarks.md). Requests are the parallelism here, so one BLAS thread.
+# Set here, before any worker imports numpy, and not in wsgi.py: the RQ workers (`flask --app wsgi
+# worker`) keep every core for their batch products. An explicit OPENBLAS_NUM_THREADS wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 bind = "0.0.0.0:8000"
 # Each worker process holds one copy of the model (tens of MB with ONNX); its threads share it.

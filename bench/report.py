@@ -116,7 +116,7 @@ def serve_section(data: dict) -> str:
     ]
     if data.get("targets"):
         parts.append(md_table(["target (same run)", "ratio", "bound", "met", "how"],
-                              [[t["target"], t["ratio"], t["bound"], "yes" if t["met"] else "**no**", t["how"]]
+                              [[t["target"], t["ratio"], t["bound"] or "", "" if t["met"] is None else "yes" if t["met"] else "**no**", t["how"]]
                                for t in data["targets"]]))
     a = data.get("agreement")
     if a:

@@ -13,6 +13,12 @@ Compares, on 127.0.0.1 only, with a bounded number of requests, two uploads: a s
 Then it checks the targets of the public upload path (ratios within this run):
   phone photo HTTP p50 <= 2.5 x bare forward; small photo HTTP p50 <= 1.5 x in-process predict;
   N clients' throughput >= 80 % of the forward-only limit at N threads.
+Every load test also records the CPU per request of the server (its process group, /proc) and of
+the client (this process), and the forward-only limit its CPU per pass: on a machine shared with
+other work, the wall-clock throughput ratio moves with the neighbours' load (each side gets a share
+of the cores by its thread count), the CPU figures do not. `forward_cpu_share` (not a target) is CPU
+per forward pass / CPU per request (server + client): the throughput ratio a machine doing nothing
+else would show.
 
     .venv/bin/python bench/serve.py [--model MODEL.pt] [--requests 60] [--rounds 3] [--concurrency 1,8]
         [--photos DIR]   (real photos, upscaled to 4032×3024 in memory, for the agreement check)
@@ -40,6 +46,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The in-process rows run numpy as a web worker does: gunicorn.conf.py gives it one BLAS thread.
+#: Set before numpy loads; the original-style baselines get the environment as it was.
+BASELINE_ENV = dict(os.environ)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from serve_inprocess import InProcess, agreement, summarise  # noqa: E402
@@ -116,33 +126,94 @@ def real_phone_photos(folder: Path, n: int) -> list[bytes]:
 
 # ---------------------------------------------------------------- measuring
 
-def load_test(url: str, data: bytes, requests_n: int, concurrency: int) -> dict:
-    """`requests_n` uploads from `concurrency` client threads; latency of each, overall throughput."""
-    import requests
+def multipart(data: bytes) -> tuple[bytes, str]:
+    """The body and content type a browser sends for one file field `file`, with a fresh random boundary
+    as a browser's (the server compiles its multipart patterns once per boundary)."""
+    boundary = f"----benchboundary{os.urandom(8).hex()}"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
+
+def group_cpu_s(pgid: int) -> float | None:
+    """CPU seconds (user + system) used so far by the live processes of process group `pgid` (Linux /proc)."""
+    try:
+        tick, total = os.sysconf("SC_CLK_TCK"), 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) == pgid:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+    except (OSError, ValueError):
+        return None
+
+
+def load_test(url: str, data: bytes, requests_n: int, concurrency: int, server_pgid: int | None = None) -> dict:
+    """`requests_n` uploads from `concurrency` client threads; latency of each, overall throughput, CPU per request.
+
+    The client is http.client on keep-alive connections with the multipart body built by hand: the
+    same bytes on the wire as a browser's upload, at a fraction of `requests`' CPU, since the
+    client threads share the machine's cores with the server they measure. The client's and the
+    server's CPU per request are measured (this process; the server's process group) so the cost
+    of the load generator is on the table instead of hidden in the server's figure.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
     local = threading.local()
 
+    def post() -> tuple[int, bytes]:
+        body, content_type = multipart(data)
+        headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
+        conn = getattr(local, "conn", None)
+        reused = conn is not None
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+        try:
+            conn.request("POST", parts.path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            conn.close()
+            local.conn = None
+            if not reused:
+                raise
+            return post()  # the server closed an idle keep-alive connection (a recycled worker): once more
+
     def one(_i: int) -> tuple[float, float | None]:
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
         started = time.perf_counter()
         try:
-            response = session.post(url, files={"file": ("photo.jpg", data, "image/jpeg")}, timeout=120)
-            body = response.json() if response.status_code == 200 else {}
-            inner = float(body["latency_ms"]) if "predictions" in body else None
-        except (requests.RequestException, ValueError, KeyError):
+            status, raw = post()
+            body_json = json.loads(raw) if status == 200 else {}
+            inner = float(body_json["latency_ms"]) if "predictions" in body_json else None
+        except (OSError, http.client.HTTPException, ValueError, KeyError):
+            local.conn = None
             inner = None
         return (time.perf_counter() - started) * 1000, inner
 
+    server_before = group_cpu_s(server_pgid) if server_pgid else None
+    client_before = time.process_time()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         results = list(pool.map(one, range(requests_n)))
     elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - client_before
+    server_after = group_cpu_s(server_pgid) if server_pgid else None
     good = [ms for ms, inner in results if inner is not None]
     if not good:
         raise SystemExit(f"every request to {url} failed")
     inner_ms = [inner for _ms, inner in results if inner is not None]
-    return summarise(good, elapsed, errors=len(results) - len(good)) | {
+    cpu = {"client_cpu_ms": round(client_cpu * 1000 / len(results), 2),
+           "server_cpu_ms": None if server_after is None or server_before is None
+           else round((server_after - server_before) * 1000 / len(results), 2)}
+    return summarise(good, elapsed, errors=len(results) - len(good)) | cpu | {
         "concurrency": concurrency, "server_predict_mean_ms": round(statistics.fmean(inner_ms), 2), "samples": good}
 
 
@@ -191,7 +262,7 @@ class Server:
 
 def product_env(work: Path, database_url: str | None, schema: str | None) -> dict:
     """Environment for gunicorn: a database of its own, rate limits off, no default model."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1",
+    env = dict(BASELINE_ENV, PYTHONUNBUFFERED="1",  # gunicorn.conf.py sets the web worker's BLAS threads itself
                ANIMALS_SQLALCHEMY_DATABASE_URI=database_url or f"sqlite:///{work / 'bench.sqlite3'}",
                ANIMALS_DATA_DIR=str(work / "datasets"), ANIMALS_MODEL_DIR=str(work / "models"),
                ANIMALS_DEFAULT_MODEL=str(work / "no-default.pt"), ANIMALS_RATELIMIT_ENABLED="false",
@@ -257,12 +328,12 @@ def server_commands(args, model: Path, env: dict) -> list[tuple[str, list[str], 
     out = [("gunicorn (product, ONNX)", gunicorn, port, env, "/api/v1/predict", args.requests)]
     baseline = [sys.executable, str(ROOT / "bench" / "serve_baseline.py"), "--model", str(model)]
     p = free_port()
-    out.append(("baseline: dev server, torch in request", baseline + ["--port", str(p)], p, dict(os.environ),
+    out.append(("baseline: dev server, torch in request", baseline + ["--port", str(p)], p, dict(BASELINE_ENV),
                 "/predict", args.requests))
     if not args.skip_per_request:
         p = free_port()
         out.append(("baseline: + model loaded per request", baseline + ["--port", str(p), "--load-per-request"], p,
-                    dict(os.environ), "/predict", max(5, args.requests // 10)))
+                    dict(BASELINE_ENV), "/predict", max(5, args.requests // 10)))
     return out
 
 
@@ -272,6 +343,9 @@ def merge(rounds: list[dict]) -> dict:
     merged = summarise(samples, errors=sum(r["errors"] for r in rounds))
     merged["throughput_rps"] = round(statistics.median(r["throughput_rps"] for r in rounds), 2)
     merged["server_predict_mean_ms"] = round(statistics.fmean(r["server_predict_mean_ms"] for r in rounds), 2)
+    for key in ("client_cpu_ms", "server_cpu_ms"):
+        values = [r[key] for r in rounds if r.get(key) is not None]
+        merged[key] = round(statistics.fmean(values), 2) if values else None
     keep = ("concurrency", "server", "picture")
     return merged | {k: rounds[0][k] for k in keep} | {"rounds": len(rounds)}
 
@@ -323,8 +397,9 @@ def run(args, work: Path, database_url: str | None = None, schema: str | None = 
             # The in-process rows of this round, under the same load as its server rows.
             in_process.measure(max(3, args.raw_repeat // args.rounds), args.concurrency, args.limit_seconds)
             print(f"  round {round_no} in-process rows done", flush=True)
+            pgids = {server.port: server.proc.pid for server in servers}  # start_new_session: pgid == pid
             for label, port, path, picture, concurrency, n in plan(args, specs):
-                outcome = load_test(f"http://127.0.0.1:{port}{path}", pictures[picture], n, concurrency)
+                outcome = load_test(f"http://127.0.0.1:{port}{path}", pictures[picture], n, concurrency, pgids[port])
                 outcome |= {"server": label, "picture": picture}
                 collected.setdefault((label, picture, concurrency), []).append(outcome)
                 print(f"  round {round_no} {label:40s} {picture:5s} c={concurrency:<3d} p50 {outcome['p50_ms']:8.1f} ms"
@@ -360,27 +435,39 @@ def targets(results: dict, clients: int) -> list[dict]:
     add("throughput_vs_forward_limit", busy and limit and busy["throughput_rps"] / limit["throughput_rps"],
         TARGETS["throughput_vs_forward_limit"], True,
         f"{clients} clients' req/s / forward passes per second with {clients} threads and nothing else")
+    if busy and limit and busy.get("server_cpu_ms") and limit.get("cpu_ms"):
+        # Not a target: the same comparison in CPU time, which the other work on a shared machine does
+        # not move. CPU per forward pass (8 threads, nothing else) / CPU per request (server + client).
+        per_request = busy["server_cpu_ms"] + busy["client_cpu_ms"]
+        out.append({"target": "forward_cpu_share (not a target)", "ratio": round(limit["cpu_ms"] / per_request, 2),
+                    "bound": None, "met": None,
+                    "how": f"CPU per forward pass {limit['cpu_ms']} ms / CPU per request {per_request:.2f} ms "
+                           f"(server {busy['server_cpu_ms']} + client {busy['client_cpu_ms']})"})
     return out
 
 
 def table(results: dict) -> str:
     """The results as Markdown tables: measurements, then the targets."""
-    lines = ["| what | picture | clients | p50 ms | p95 ms | req/s | predict in server, mean ms | n | errors |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| what | picture | clients | p50 ms | p95 ms | req/s | predict in server, mean ms | server CPU ms/req "
+             "| client CPU ms/req | n | errors |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results["raw"].items():
         if name == "forward_limit":
             for c, row in r.items():
-                lines.append(f"| in-process forward-only limit | | {c} | | | {row['throughput_rps']} | | {row['forwards']} | 0 |")
+                lines.append(f"| in-process forward-only limit | | {c} | | | {row['throughput_rps']} | | {row.get('cpu_ms', '')} "
+                             f"(per pass) | | {row['forwards']} | 0 |")
             continue
         picture = "phone" if name.endswith("_phone") else "small" if name.endswith("_small") else ""
         lines.append(f"| in-process {name} | {picture} | 1 | {r['p50_ms']} | {r['p95_ms']} | {round(1000 / r['mean_ms'], 1)} "
-                     f"| | {r['n']} | 0 |")
+                     f"| | | | {r['n']} | 0 |")
     for r in results["servers"]:
         lines.append(f"| {r['server']} | {r['picture']} | {r['concurrency']} | {r['p50_ms']} | {r['p95_ms']} "
-                     f"| {r['throughput_rps']} | {r['server_predict_mean_ms']} | {r['n']} | {r['errors']} |")
+                     f"| {r['throughput_rps']} | {r['server_predict_mean_ms']} | {r.get('server_cpu_ms')} | {r.get('client_cpu_ms')} "
+                     f"| {r['n']} | {r['errors']} |")
     lines += ["", "| target | ratio | bound | met | how |", "|---|---:|---:|---|---|"]
     for t in results.get("targets", []):
-        lines.append(f"| {t['target']} | {t['ratio']} | {t['bound']} | {'yes' if t['met'] else 'NO'} | {t['how']} |")
+        met = "" if t["met"] is None else "yes" if t["met"] else "NO"
+        lines.append(f"| {t['target']} | {t['ratio']} | {t['bound'] or ''} | {met} | {t['how']} |")
     a = results.get("agreement")
     if a:
         lines.append(f"\nReduced vs full decoding on {a['photos']} {a['source']} phone photos: max |Δp| {a['max_abs_diff']}, "

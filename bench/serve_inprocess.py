@@ -38,6 +38,7 @@ def forward_limit(runner, batch, concurrency: int, seconds: float) -> dict:
             counts[i] += 1
 
     runner(batch)
+    cpu_before = time.process_time()  # this process's every thread: the passes' CPU (nothing else runs here)
     started = time.perf_counter()
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(concurrency)]
     for t in threads:
@@ -45,8 +46,9 @@ def forward_limit(runner, batch, concurrency: int, seconds: float) -> dict:
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
     return {"concurrency": concurrency, "forwards": sum(counts), "seconds": round(elapsed, 2),
-            "throughput_rps": round(sum(counts) / elapsed, 2)}
+            "throughput_rps": round(sum(counts) / elapsed, 2), "cpu_ms": round(cpu * 1000 / max(1, sum(counts)), 2)}
 
 
 class InProcess:

@@ -317,10 +317,13 @@ def center_square(img: Image.Image, size: int) -> Image.Image:
     """Resize the shorter side to `size` and cut the centre square: what evaluation sees."""
     w, h = img.size
     scale = size / min(w, h)
-    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BILINEAR)
-    w, h = img.size
-    left, top = (w - size) // 2, (h - size) // 2
-    return img.crop((left, top, left + size, top + size))
+    scaled_w, scaled_h = max(size, round(w * scale)), max(size, round(h * scale))
+    left, top = (scaled_w - size) // 2, (scaled_h - size) // 2
+    # Resample only the square that is kept: the same pixels as resizing the whole picture and then
+    # cropping (at most 1 in 255 apart, from rounding), for three quarters of the work on a 4:3 photo.
+    sx, sy = w / scaled_w, h / scaled_h
+    box = (left * sx, top * sy, (left + size) * sx, (top + size) * sy)
+    return img.resize((size, size), Image.Resampling.BILINEAR, box=box)
 
 
 def is_image_name(path: str | os.PathLike) -> bool:

@@ -169,6 +169,26 @@ def test_center_square_is_what_evaluation_sees():
     assert out.getpixel((32, 32)) == (255, 0, 0)
 
 
+
+@pytest.mark.parametrize("size", [(640, 480), (480, 640), (333, 333), (1000, 261), (261, 999)])
+def test_center_square_resamples_only_the_kept_square_with_the_same_pixels(size):
+    """Cutting the square out while resizing gives what resizing the whole picture and then cropping gives."""
+    import numpy as np
+
+    from ml.images import center_square
+    from tests.imagegen import shapes
+
+    img = shapes(3, size=size).convert("RGB")
+    w, h = img.size
+    scale = 260 / min(w, h)
+    whole = img.resize((max(260, round(w * scale)), max(260, round(h * scale))), Image.Resampling.BILINEAR)
+    left, top = (whole.width - 260) // 2, (whole.height - 260) // 2
+    expected = np.asarray(whole.crop((left, top, left + 260, top + 260)), dtype=np.int16)
+    got = np.asarray(center_square(img, 260), dtype=np.int16)
+    assert got.shape == expected.shape == (260, 260, 3)
+    assert np.abs(got - expected).max() <= 1
+    assert np.abs(got - expected).mean() < 0.01
+
 def test_prediction_path_does_not_import_dataset_tools():
     """ml.predict (used by the torch-free desktop) must not pull in imagehash/scipy via ml.dataset."""
     import subprocess

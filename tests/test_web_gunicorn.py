@@ -4,6 +4,7 @@ the connection under a client still sending; the app reads the rest first (webap
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -53,3 +54,20 @@ def test_rate_limited_uploads_get_their_429_not_a_reset(app):
     errors = [o for o in outcomes if not isinstance(o, int)]
     assert not errors, f"{len(errors)} of {len(outcomes)} uploads got no answer: {errors[:2]}"
     assert len(outcomes) == 48 and outcomes.count(429) >= 47  # one went through to the (absent) model: 503
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS starts no extra thread on one core")
+@pytest.mark.parametrize("given, expected_extra", [(None, 0), ("2", 1)])
+def test_web_workers_get_one_blas_thread_unless_told(given, expected_extra):
+    """gunicorn.conf.py gives numpy one BLAS thread (no spinning pool beside the forward passes);
+    an explicit OPENBLAS_NUM_THREADS is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given:
+        env["OPENBLAS_NUM_THREADS"] = given
+    code = ("import os, runpy\n"
+            "runpy.run_path('gunicorn.conf.py')\n"
+            "before = len(os.listdir('/proc/self/task'))\n"
+            "import numpy\n"
+            "print(len(os.listdir('/proc/self/task')) - before)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert int(done.stdout.strip()) == expected_extra
