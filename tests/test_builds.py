@@ -31,10 +31,12 @@ def fake():
 
 
 CRAWL = {"page_delay": 0, "backoff": 0.01, "workers": 4, "allow_networks": ["127.0.0.0/8"]}
+#: The review step's suspects job: small pictures and features (seconds on one core).
+REVIEW = {"backbone": "efficientnet_lite0", "image_size": 64}
 
 
 def _sqlite_app(tmp_path, redis, fake):
-    app = make_app(tmp_path, redis=redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL)
+    app = make_app(tmp_path, redis=redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL, REVIEW_OPTIONS=REVIEW)
     yield app
     with app.app_context():
         db.session.remove()
@@ -65,6 +67,7 @@ def db_app(request, tmp_path, embedded_redis, fake):
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     pg = make_app(tmp_path, database_url=url, redis=embedded_redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL,
+                  REVIEW_OPTIONS=REVIEW,
                   engine_options={"pool_pre_ping": True, "connect_args": {"options": f"-csearch_path={schema}"}})
     yield pg
     with pg.app_context():
@@ -146,6 +149,8 @@ def test_a_build_of_two_classes_runs_through_to_a_model_and_activates_on_confirm
         train = db.session.get(Job, view["steps"][4]["jobs"][0])
         assert train.params["display_names"] == {"zh": ["狗", "猫"], "en": ["dog", "cat"]}
         assert train.params["arch"] == "resnet18" and train.params["epochs"] == 1
+        kinds = db.session.execute(db.select(Job.kind)).scalars().all()
+        assert "review" not in kinds and "crawl" in kinds  # skip_review: no search for suspects either
         from ml.operations.export import onnx_paths
 
         sidecar = json.loads(onnx_paths(model.path)[1].read_text(encoding="utf-8"))  # what the served model says
@@ -171,8 +176,15 @@ def test_a_build_waits_for_the_review_then_continues(db_app, db_admin):
     assert _steps(app, build_id) == {"crawl": "finished", "scan": "finished", "review": "waiting",
                                      "split": "pending", "train": "pending", "evaluate": "pending",
                                      "activate": "pending"}
+    with app.app_context():  # the review step queued the suspects job: the review page has them when the person comes
+        review = builds.get_build(build_id).steps[2]
+        job = db.session.get(Job, review["jobs"][0])
+        assert job.kind == "review" and job.status == "finished" and job.params["dataset"] == "pets"
+        assert review["counts"]["checked"] == 16 and review["counts"]["suspects"] is not None
+        assert (Path(app.config["DATA_DIR"]) / "pets" / ".review" / "suspects.json").is_file()
     page = admin_client.get(f"/admin/builds/{build_id}").get_data(as_text=True)
     assert f"/datasets/pets/review?next=/admin/builds/{build_id}/continue" in page
+    assert "Suspect pictures: " in page and 'id="build-review-hint"' in page
     # the review page's Continue link (a GET) comes back to the timeline's button; only the POST goes on
     back = admin_client.get(f"/admin/builds/{build_id}/continue")
     assert back.status_code == 302 and back.headers["Location"].endswith(f"/admin/builds/{build_id}#step-review")
@@ -193,6 +205,36 @@ def test_a_build_waits_for_the_review_then_continues(db_app, db_admin):
         # stop before training: the point here is the split after the review
         builds.cancel(build_id)
         assert build.status == "cancelled"
+
+
+def test_done_reviewing_on_the_review_page_continues_the_build_without_a_second_click(app, admin_client):
+    build_id = admin_client.post("/api/v1/builds", json=_request()).get_json()["build"]["id"]
+    run_worker(app)
+    assert _steps(app, build_id)["review"] == "waiting"
+    review = admin_client.get(f"/datasets/pets/review?lang=en&next=/admin/builds/{build_id}/continue").get_data(as_text=True)
+    assert "Done reviewing" in review
+    done = admin_client.post("/datasets/pets/review/done", data={"next": f"/admin/builds/{build_id}/continue"})
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"/admin/builds/{build_id}/continue")
+    back = admin_client.get(done.headers["Location"] + "?lang=en", follow_redirects=True)
+    assert "Review done: the build goes on." in back.get_data(as_text=True)
+    steps = _steps(app, build_id)
+    assert steps["review"] == "finished" and steps["split"] == "running"
+    with app.app_context():
+        builds.cancel(build_id)  # the split after the review is the point; no training here
+
+
+def test_a_done_from_an_earlier_review_does_not_continue_a_new_build(app, admin_client):
+    from ml.review import read_decisions
+
+    root = Path(app.config["DATA_DIR"]) / "pets"
+    (root / ".review").mkdir(parents=True)
+    (root / ".review" / "decisions.json").write_text(json.dumps({"done": {"time": "2020-01-01T00:00:00+00:00"}}))
+    assert read_decisions(root)["done"]
+    build_id = admin_client.post("/api/v1/builds", json=_request()).get_json()["build"]["id"]
+    run_worker(app)
+    assert _steps(app, build_id)["review"] == "waiting"
+    back = admin_client.get(f"/admin/builds/{build_id}/continue?lang=en", follow_redirects=True).get_data(as_text=True)
+    assert "The review is not marked done" in back and _steps(app, build_id)["review"] == "waiting"
 
 
 def test_a_failed_step_is_retried_without_redoing_the_finished_ones(db_app, db_admin, fake):
@@ -288,7 +330,8 @@ def test_flask_build_creates_the_same_build_and_waits_for_the_review(app):
                                    {"name": "dog", "keywords": ["狗"], "display": {}}]
         assert request.recipe["arch"] == "resnet18" and request.recipe["epochs"] == 1
         assert request.recipe["mode"] == TrainConfig().mode  # the rest: the recommended recipe
-    assert sorted(p.name for p in (Path(app.config["DATA_DIR"]) / "pets").iterdir() if p.is_dir()) == ["dog", "猫"]
+    folders = sorted(p.name for p in (Path(app.config["DATA_DIR"]) / "pets").iterdir() if p.is_dir())
+    assert [f for f in folders if not f.startswith(".")] == ["dog", "猫"]  # .review: the suspects job's, beside them
 
 
 def test_flask_build_refuses_a_bad_class_with_one_line(app):

@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from ml.errors import MLError
 from ml.operations.build import STEPS, BuildRequest
 from ml.operations.names import is_name
+from ml.review import read_decisions
 
 from . import tasks
 from .errors import AppError, Conflict, InvalidParams, NotFound
@@ -130,6 +131,8 @@ def _advance_steps(build: Build, steps: list[dict]) -> None:
             _start(build, step, by_name)
         if step["status"] == "running":
             _update(step)
+        if step["status"] == "waiting" and step["name"] == "review":
+            _watch_review(build, step)
         if step["status"] != "finished":
             return
 
@@ -147,6 +150,8 @@ def _start(build: Build, step: dict, steps: dict[str, dict]) -> None:
         step["status"] = "waiting"
         if name == "activate":
             step["counts"] = {"model_id": build.model_id}
+        else:
+            _find_suspects(build, step, request)
         return
     user = _user(build)
     try:
@@ -167,6 +172,50 @@ def _start(build: Build, step: dict, steps: dict[str, dict]) -> None:
         step.update(status="failed", error=exc.message, finished_at=iso(utcnow()))
         return
     step.update(status="running", jobs=[r.id for r in rows])
+
+
+def _find_suspects(build: Build, step: dict, request: BuildRequest) -> None:
+    """Queue the review job, so the review page shows the suspect pictures when the person arrives.
+
+    The review works without it (the scan's flags, by hand), so a job that cannot be queued is said, not fatal.
+    """
+    options = dict(current_app.config.get("REVIEW_OPTIONS") or {})
+    try:
+        row = tasks.enqueue("review", {**options, "dataset": request.dataset}, _user(build))
+    except (AppError, RedisUnavailable) as exc:
+        step["error"] = f"The search for suspect pictures could not start ({exc.message}); review by hand."
+        return
+    step["jobs"] = [row.id]
+
+
+def _watch_review(build: Build, step: dict) -> None:
+    """The waiting review: its suspects job's progress, and "Done reviewing" pressed since the step began ends it."""
+    rows = _job_rows(step)
+    active = [r for r in rows if r.active]
+    if active:
+        tasks.reconcile(active)
+    found = next((r for r in rows if r.status == "finished"), None)
+    if found is not None:
+        step["counts"] = {"suspects": (found.result or {}).get("suspects"), "checked": (found.result or {}).get("checked")}
+    done = read_decisions(Path(current_app.config["DATA_DIR"]) / build.dataset)["done"]
+    try:
+        pressed = datetime.fromisoformat(str((done or {}).get("time")))
+    except ValueError:
+        return
+    # "done" is written to the second: a press in the step's first second still counts
+    if pressed >= datetime.fromisoformat(step["started_at"]).replace(microsecond=0):
+        _stop_suspects(step)
+        step.update(status="finished", finished_at=iso(utcnow()))
+
+
+def _stop_suspects(step: dict) -> None:
+    """The person is done reviewing: a suspects job still at work would answer too late."""
+    for row in _job_rows(step):
+        if row.active:
+            try:
+                tasks.cancel(row.id)
+            except AppError:
+                pass  # it had ended meanwhile
 
 
 def _job_rows(step: dict) -> list[Job]:
@@ -288,6 +337,8 @@ def _confirm(build_id: int, name: str, *, via: str = "admin", user: User | None 
         if name == "activate":
             activate_model(build.model_id, via=via, user=user)
             step["counts"] = {"model_id": build.model_id}
+        else:
+            _stop_suspects(step)
         step.update(status="finished", finished_at=iso(utcnow()))
         _save(build, steps)
     return advance(build)

@@ -112,6 +112,13 @@ def retry_build(build_id: int):
 def continue_build(build_id: int):
     """After the review: split and train (POST); a GET (the review page's Continue link) shows the timeline's button."""
     if request.method == "GET":
+        # "Done reviewing" (a POST of its own) comes here: the build has seen it and gone on, or says what to press
+        row = builds.get_build(build_id)
+        review = next(s for s in row.steps if s["name"] == "review")
+        if review["status"] == "finished":
+            flash(_("Review done: the build goes on."), "success")
+        elif review["status"] == "waiting":
+            flash(_('The review is not marked done: press "Continue: split and train" when it is.'), "info")
         return redirect(url_for("admin.build_page", build_id=build_id, _anchor="step-review"))
     return _act(builds.continue_after_review, build_id, _("Review done: the build goes on."))
 
