@@ -184,7 +184,7 @@ def test_a_build_waits_for_the_review_then_continues(db_app, db_admin):
         assert (Path(app.config["DATA_DIR"]) / "pets" / ".review" / "suspects.json").is_file()
     page = admin_client.get(f"/admin/builds/{build_id}").get_data(as_text=True)
     assert f"/datasets/pets/review?next=/admin/builds/{build_id}/continue" in page
-    assert "Suspect pictures: " in page and 'id="build-review-hint"' in page
+    assert "可疑图片：" in page and 'id="build-review-hint"' in page  # the page is in Chinese by default
     # the review page's Continue link (a GET) comes back to the timeline's button; only the POST goes on
     back = admin_client.get(f"/admin/builds/{build_id}/continue")
     assert back.status_code == 302 and back.headers["Location"].endswith(f"/admin/builds/{build_id}#step-review")
@@ -235,6 +235,51 @@ def test_a_done_from_an_earlier_review_does_not_continue_a_new_build(app, admin_
     assert _steps(app, build_id)["review"] == "waiting"
     back = admin_client.get(f"/admin/builds/{build_id}/continue?lang=en", follow_redirects=True).get_data(as_text=True)
     assert "The review is not marked done" in back and _steps(app, build_id)["review"] == "waiting"
+
+
+def test_the_timeline_estimates_the_rest_of_the_whole_build(app, admin_client):
+    build_id = admin_client.post("/api/v1/builds", json=_request()).get_json()["build"]["id"]
+    estimate = admin_client.get(f"/api/v1/builds/{build_id}").get_json()["build"]["estimate"]
+    assert "crawl" in estimate["unknown"] and "train" in estimate["unknown"]  # nothing measured yet
+    run_worker(app)
+    view = admin_client.get(f"/api/v1/builds/{build_id}").get_json()["build"]
+    estimate = view["estimate"]
+    scan = view["steps"][1]
+    # waiting at the review: the split again at the scan's measured pace, the evaluation at its per-picture
+    # estimate; training is not measured before it starts, the person's time is never counted
+    split = scan["elapsed_s"] / 16 * 16
+    assert estimate["unknown"] == ["train"] and estimate["not_counted"] == ["review", "activate"]
+    assert estimate["remaining_s"] == pytest.approx(split + 16 * 0.2 * builds.EVALUATE_SECONDS_PER_PICTURE, abs=0.2)
+    en = admin_client.get(f"/admin/builds/{build_id}?lang=en").get_data(as_text=True)
+    assert 'id="build-estimate"' in en and "The rest of the build, estimated" in en
+    assert "training is counted once it starts" in en and "review and confirm is not counted" in en
+    zh = admin_client.get(f"/admin/builds/{build_id}?lang=zh").get_data(as_text=True)
+    assert "构建剩余时间（估计）" in zh
+    with app.app_context():
+        builds.cancel(build_id)
+    assert admin_client.get(f"/api/v1/builds/{build_id}").get_json()["build"]["estimate"] is None  # ended
+
+
+def test_the_crawl_estimate_is_the_pictures_left_at_the_pace_so_far():
+    view = {"counts": {"pictures": 10, "target": 40}, "elapsed_s": 5.0, "remaining_s": 99.0}
+    assert builds._crawl_left(view) == pytest.approx(15.0)  # 30 pictures at 2 a second
+    assert builds._crawl_left({**view, "counts": {"pictures": 0, "target": 40}}) == 99.0  # the jobs' own progress
+    assert builds._crawl_left({**view, "counts": {"pictures": 40, "target": 40}}) == 0.0
+
+
+def test_a_running_trainings_own_eta_reaches_the_live_state(app):
+    from rq.job import Job as RQJob
+    from rq.serializers import JSONSerializer
+
+    from webapp import tasks
+    from webapp.redis_conn import get_redis
+
+    with app.app_context():
+        job = RQJob.create("jobs.train.run", connection=get_redis(), serializer=JSONSerializer,
+                           meta={"progress": {"stage": "train", "fraction": 0.5, "info": {"epoch": 2, "eta_s": 42.5}}})
+        assert tasks._live(job)["eta_s"] == 42.5 and tasks._live(job)["stage"] == "train"
+        job.meta["progress"]["info"] = {}
+        assert tasks._live(job)["eta_s"] is None
 
 
 def test_a_failed_step_is_retried_without_redoing_the_finished_ones(db_app, db_admin, fake):

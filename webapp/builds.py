@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy.orm.attributes import flag_modified
 
 from ml.errors import MLError
+from ml.operations import SplitConfig
 from ml.operations.build import STEPS, BuildRequest
 from ml.operations.names import is_name
 from ml.review import read_decisions
@@ -370,10 +371,78 @@ def step_view(step: dict) -> dict[str, Any]:
             "remaining_s": remaining, "job_details": jobs}
 
 
+#: Seconds a scan (or split) takes per picture before one was measured (16 pictures: 0.3 s on one core).
+SCAN_SECONDS_PER_PICTURE = 0.02
+#: Seconds an evaluation takes per test picture before one was measured (a small model on a CPU).
+EVALUATE_SECONDS_PER_PICTURE = 0.05
+
+
+def _train_left(view: dict) -> float | None:
+    """The training loop's own estimate (measured from its steps so far), else the step's extrapolation."""
+    live = [r.live for r in _job_rows(view) if r.active and r.live and r.live.get("stage") == "train"]
+    if live and live[-1].get("eta_s") is not None:
+        return float(live[-1]["eta_s"])
+    return view["remaining_s"]
+
+
+def _crawl_left(view: dict) -> float | None:
+    """The pictures still to fetch at the rate measured so far (every class crawls at once)."""
+    counts, elapsed = view["counts"], view["elapsed_s"]
+    got, target = counts.get("pictures") or 0, counts.get("target") or 0
+    if got and elapsed and target > got:
+        return elapsed * (target - got) / got
+    return view["remaining_s"] if target > got or not target else 0.0
+
+
+def build_estimate(build: Build, views: list[dict]) -> dict[str, Any] | None:
+    """The rest of the whole build, in seconds: finished steps count nothing, the running one its measured
+    rate, the pending ones a simple per-step estimate; `unknown`: steps not yet measurable (training before
+    it starts); the person's review and confirmation are not counted. None once the build has ended."""
+    if not build.active:
+        return None
+    request = _request(build)
+    by_name = {v["name"]: v for v in views}
+    pictures = request.per_class * len(request.classes)
+    crawl = by_name["crawl"]["counts"]
+    if by_name["crawl"]["status"] == "finished" and crawl.get("pictures"):
+        pictures = crawl["pictures"]
+    scan = by_name["scan"]
+    per_picture = SCAN_SECONDS_PER_PICTURE
+    if scan["status"] == "finished" and scan["elapsed_s"] and pictures:
+        per_picture = scan["elapsed_s"] / pictures
+    test_share = SplitConfig().test  # the build splits with the split's defaults
+    left, unknown, person = 0.0, [], []
+    for view in views:
+        name, status = view["name"], view["status"]
+        if status in ("finished", "skipped", "failed", "cancelled"):
+            continue
+        if name in WAITING_STEPS:
+            person.append(name)
+            if status == "waiting" and view["remaining_s"] is not None:
+                left += view["remaining_s"]  # the review's suspects job, still at work
+            continue
+        running = status == "running"
+        if name == "crawl":
+            part = _crawl_left(view)
+        elif name in ("scan", "split"):
+            part = view["remaining_s"] if running else pictures * per_picture
+        elif name == "train":
+            part = _train_left(view) if running else None
+        else:
+            part = view["remaining_s"] if running else pictures * test_share * EVALUATE_SECONDS_PER_PICTURE
+        if part is None:
+            unknown.append(name)
+        else:
+            left += part
+    return {"remaining_s": round(left, 1), "unknown": unknown, "not_counted": person}
+
+
 def build_view(build: Build) -> dict[str, Any]:
-    """The build as JSON: its declaration, status, steps (with progress and times) and model."""
+    """The build as JSON: its declaration, status, steps (with progress and times), the estimate of the rest, its model."""
+    views = [step_view(s) for s in build.steps]
     return {"id": build.id, "dataset": build.dataset, "status": build.status, "error": build.error,
-            "request": build.request, "model_id": build.model_id, "steps": [step_view(s) for s in build.steps],
+            "request": build.request, "model_id": build.model_id, "steps": views,
+            "estimate": build_estimate(build, views),
             "created_by": build.created_by.username if build.created_by else None,
             "created_at": iso(build.created_at), "finished_at": iso(build.finished_at),
             "elapsed_s": round(_seconds(iso(build.created_at), iso(build.finished_at)) or 0.0, 1)}

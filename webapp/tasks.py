@@ -250,8 +250,10 @@ def _live(rq_job: RQJob | None) -> dict[str, Any] | None:
         return None
     meta = rq_job.meta or {}
     progress = meta.get("progress") or {}
+    info = progress.get("info") or {}
     return {"stage": progress.get("stage"), "progress": float(progress.get("fraction") or 0.0),
-            "log": list(meta.get("log") or [])}
+            "log": list(meta.get("log") or []),
+            "eta_s": info.get("eta_s") if isinstance(info.get("eta_s"), (int, float)) else None}
 
 
 def _remove_partial_model(row: Job) -> None:
