@@ -132,7 +132,12 @@ def test_a_build_of_two_classes_runs_through_to_a_model_and_activates_on_confirm
     view = response.get_json()["build"]
     assert [s["name"] for s in view["steps"]] == ["crawl", "scan", "review", "split", "train", "evaluate", "activate"]
     assert [s["status"] for s in view["steps"]][:4] == ["running", "pending", "skipped", "skipped"]
-    assert len(view["steps"][0]["jobs"]) == 2  # one crawl per class, queued together
+    crawl_jobs = view["steps"][0]["jobs"]
+    assert len(crawl_jobs) == 1  # one job crawls every class at once (one worker is enough)
+    with app.app_context():
+        crawl_job = db.session.get(Job, crawl_jobs[0])
+        assert crawl_job.kind == "crawl_classes"
+        assert [c["class_name"] for c in crawl_job.params["classes"]] == ["猫", "dog"]
     run_worker(app)  # each job's end starts the next step: crawl → scan → train → evaluate
     view = admin_client.get(f"/api/v1/builds/{view['id']}").get_json()["build"]
     assert view["status"] == "waiting", view
@@ -150,7 +155,7 @@ def test_a_build_of_two_classes_runs_through_to_a_model_and_activates_on_confirm
         assert train.params["display_names"] == {"zh": ["狗", "猫"], "en": ["dog", "cat"]}
         assert train.params["arch"] == "resnet18" and train.params["epochs"] == 1
         kinds = db.session.execute(db.select(Job.kind)).scalars().all()
-        assert "review" not in kinds and "crawl" in kinds  # skip_review: no search for suspects either
+        assert "review" not in kinds and "crawl_classes" in kinds  # skip_review: no search for suspects either
         from ml.operations.export import onnx_paths
 
         sidecar = json.loads(onnx_paths(model.path)[1].read_text(encoding="utf-8"))  # what the served model says
@@ -291,10 +296,12 @@ def test_a_failed_step_is_retried_without_redoing_the_finished_ones(db_app, db_a
         build = builds.get_build(build_id)
         assert build.status == "failed", build.steps
         crawl = build.steps[0]
-        rows = {db.session.get(Job, j).params["class_name"]: db.session.get(Job, j) for j in crawl["jobs"]}
-        assert crawl["status"] == "failed" and rows["猫"].status == "finished" and rows["dog"].status == "failed"
+        (failed,) = crawl["jobs"]
+        assert crawl["status"] == "failed" and db.session.get(Job, failed).status == "failed"
+        # the other class finished beside the blocked one; the timeline counts what each folder holds
+        assert sorted(crawl["counts"]["classes"].values()) == [0, 8]
         assert build.error and build.steps[1]["status"] == "pending"
-        kept, failed = rows["猫"].id, rows["dog"].id
+        blocked = next(name for name, n in crawl["counts"]["classes"].items() if n == 0)
     page = admin_client.get(f"/admin/builds/{build_id}").get_data(as_text=True)
     assert 'id="build-retry"' in page and 'id="build-cancel"' not in page
     fake.options.block_after = None
@@ -305,10 +312,10 @@ def test_a_failed_step_is_retried_without_redoing_the_finished_ones(db_app, db_a
         db.session.expire_all()
         build = builds.get_build(build_id)
         assert build.status == "waiting" and build.steps[1]["status"] == "finished"  # scanned, waits for the review
-        jobs = build.steps[0]["jobs"]
-        assert jobs[0] == kept and jobs[1] != failed  # the finished crawl kept, the failed one run again
-        assert db.session.get(Job, jobs[1]).retry_of == failed
-        assert db.session.execute(db.select(db.func.count()).select_from(Job).where(Job.kind == "crawl")).scalar() == 3
+        (again,) = build.steps[0]["jobs"]
+        row = db.session.get(Job, again)
+        assert row.retry_of == failed and [c["class_name"] for c in row.params["classes"]] == [blocked]
+        assert build.steps[0]["counts"]["classes"] == {"猫": 8, "dog": 8}
     assert fake.searches_served == searches + 1  # one class searched again, not both
 
 
@@ -321,7 +328,7 @@ def test_cancel_stops_the_build_at_its_current_step(app, admin_client):
         db.session.expire_all()
         build = builds.get_build(build_id)
         assert build.status == "cancelled" and build.steps[0]["status"] == "cancelled"
-        assert [db.session.get(Job, j).status for j in build.steps[0]["jobs"]] == ["cancelled", "cancelled"]
+        assert [db.session.get(Job, j).status for j in build.steps[0]["jobs"]] == ["cancelled"]
         assert build.steps[1]["status"] == "pending"
     assert not list((Path(app.config["DATA_DIR"])).glob("pets/*/*.jpg"))
     # a cancelled build can go on from where it stopped

@@ -18,6 +18,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.orm.attributes import flag_modified
 
+from ml.dataset import list_class_files
 from ml.errors import MLError
 from ml.operations import SplitConfig
 from ml.operations.build import STEPS, BuildRequest
@@ -32,7 +33,7 @@ from .redis_conn import RedisUnavailable, get_redis
 from .registry import activate_model
 
 #: The job kind each step runs (review and activate wait for a person instead).
-STEP_KINDS = {"crawl": "crawl", "scan": "split", "split": "split", "train": "train", "evaluate": "evaluate"}
+STEP_KINDS = {"crawl": "crawl_classes", "scan": "split", "split": "split", "train": "train", "evaluate": "evaluate"}
 #: Steps that wait for a person: the review of the pictures, the confirmation before activating.
 WAITING_STEPS = ("review", "activate")
 
@@ -131,7 +132,7 @@ def _advance_steps(build: Build, steps: list[dict]) -> None:
         if step["status"] == "pending":
             _start(build, step, by_name)
         if step["status"] == "running":
-            _update(step)
+            _update(step, build)
         if step["status"] == "waiting" and step["name"] == "review":
             _watch_review(build, step)
         if step["status"] != "finished":
@@ -157,8 +158,9 @@ def _start(build: Build, step: dict, steps: dict[str, dict]) -> None:
     user = _user(build)
     try:
         if name == "crawl":
-            rows = [tasks.enqueue("crawl", {"dataset": request.dataset, **crawl.to_dict()}, user)
-                    for crawl in request.crawl_requests()]
+            # one job for every class: even one worker crawls them at once, within one set of polite limits
+            rows = [tasks.enqueue("crawl_classes", {"dataset": request.dataset, **request.crawl_classes().to_dict()},
+                                  user)]
         elif name in ("scan", "split"):
             rows = [tasks.enqueue("split", {"dataset": request.dataset}, user)]
         elif name == "train":
@@ -224,13 +226,13 @@ def _job_rows(step: dict) -> list[Job]:
     return [r for r in rows if r is not None]
 
 
-def _update(step: dict) -> None:
+def _update(step: dict, build: Build) -> None:
     """The step's counts from its jobs, and its outcome once they have all ended."""
     rows = _job_rows(step)
     active = [r for r in rows if r.active]
     if active:
         tasks.reconcile(active)
-    step["counts"] = _counts(step["name"], rows)
+    step["counts"] = _counts(step["name"], rows, build)
     if any(r.active for r in rows):
         return
     failed = [r for r in rows if r.status == "failed"]
@@ -243,14 +245,20 @@ def _update(step: dict) -> None:
     step["finished_at"] = iso(utcnow())
 
 
-def _counts(name: str, rows: list[Job]) -> dict[str, Any]:
-    """What a step's finished jobs say, in numbers: pictures per class, split sizes, accuracy."""
+def _class_pictures(build: Build, name: str) -> int:
+    """The pictures a class folder of the build's dataset holds now (the crawl's count, live or after a failure)."""
+    root = Path(current_app.config["DATA_DIR"]) / build.dataset
+    return len(list_class_files(root, name)) if (root / name).is_dir() else 0
+
+
+def _counts(name: str, rows: list[Job], build: Build) -> dict[str, Any]:
+    """What a step's jobs say, in numbers: pictures per class, split sizes, accuracy."""
     done = [r.result or {} for r in rows if r.status == "finished"]
     if name == "crawl":
-        per_class = {r.params.get("class_name"): (r.result or {}).get("total", 0) for r in rows}
+        request = _request(build)
+        per_class = {c: _class_pictures(build, c) for c in request.class_names()}
         return {"classes": per_class, "pictures": sum(per_class.values()),
-                "target": sum(int(r.params.get("count") or 0) for r in rows),
-                "jobs_finished": len(done), "jobs": len(rows)}
+                "target": request.per_class * len(per_class), "jobs_finished": len(done), "jobs": len(rows)}
     if name in ("scan", "split") and done:
         counts = (done[-1].get("split") or {}).get("counts") or {}
         return {"parts": {part: sum(c.values()) if isinstance(c, dict) else c for part, c in counts.items()}}
@@ -303,6 +311,9 @@ def retry(build_id: int) -> Build:
         rows = _job_rows(step)
         if step["name"] in WAITING_STEPS:
             step.update(status="waiting", error=None, finished_at=None)
+        elif step["name"] == "crawl" and rows:
+            step["jobs"] = [r.id for r in rows if r.status == "finished"] + [_crawl_again(build, step, rows, user)]
+            step.update(status="running", error=None, finished_at=None)
         elif not rows or len(rows) != len(step["jobs"]):
             step.update(status="pending", jobs=[])
         else:
@@ -314,6 +325,20 @@ def retry(build_id: int) -> Build:
             step.update(status="running", error=None, finished_at=None)
         _save(build, steps)
     return advance(build)
+
+
+def _crawl_again(build: Build, step: dict, rows: list[Job], user: User | None) -> str:
+    """One crawl of the classes still short of their pictures (a class that filled its folder is not searched again)."""
+    request = _request(build)
+    short = [c for c in request.class_names() if _class_pictures(build, c) < request.per_class]
+    last = next((r for r in reversed(rows) if r.status in ("failed", "cancelled")), rows[-1])
+    try:
+        row = tasks.enqueue("crawl_classes", {"dataset": request.dataset,
+                                              **request.crawl_classes(short or None).to_dict()},
+                            user, retry_of=last.id)
+    except (AppError, RedisUnavailable) as exc:
+        raise Conflict(exc.message) from None
+    return row.id
 
 
 def continue_after_review(build_id: int) -> Build:
@@ -358,7 +383,9 @@ def step_view(step: dict) -> dict[str, Any]:
     """One step for the timeline: its state, jobs with live progress, elapsed seconds and an estimate of the rest."""
     rows = _job_rows(step)
     jobs = [{"id": r.id, "kind": r.kind, "status": r.status, "progress": round(r.current_progress, 4),
-             "stage": r.current_stage, "class_name": r.params.get("class_name"), "error": r.error} for r in rows]
+             "stage": r.current_stage, "error": r.error,
+             "class_name": r.params.get("class_name") or ", ".join(c.get("class_name") or "" for c in
+                                                                   r.params.get("classes") or [])} for r in rows]
     if step["status"] == "finished":
         progress = 1.0
     else:
