@@ -287,6 +287,46 @@ def test_a_running_trainings_own_eta_reaches_the_live_state(app):
         assert tasks._live(job)["eta_s"] is None
 
 
+def test_after_activation_the_timeline_offers_retrain_with_corrections(app, admin_client):
+    from datetime import timedelta
+
+    from webapp.models import Correction, utcnow
+
+    made = utcnow() - timedelta(hours=1)
+    with app.app_context():  # a build that ran to the end: its model made an hour ago, then activated
+        for cls in ("dog", "猫"):
+            (Path(app.config["DATA_DIR"]) / "pets" / cls).mkdir(parents=True)
+        model = ModelVersion(name="pets", path=str(Path(app.config["MODEL_DIR"]) / "m1" / "model.pt"), arch="resnet18",
+                             classes=["dog", "猫"], created_at=made, is_active=True)
+        db.session.add(model)
+        db.session.flush()
+        steps = [{**builds._new_step(name, "finished"), "started_at": made.isoformat(), "finished_at": made.isoformat()}
+                 for name in ("crawl", "scan", "review", "split", "train", "evaluate", "activate")]
+        db.session.add(Build(dataset="pets", status="finished", request=_request(), steps=steps, model_id=model.id,
+                             finished_at=made))
+        db.session.commit()
+    page = admin_client.get("/admin/builds/1?lang=en").get_data(as_text=True)
+    assert 'id="build-retrain"' not in page  # no accepted correction yet: nothing to retrain with
+    with app.app_context():
+        db.session.add(Correction(chosen_label="猫", status="accepted", dataset_path="pets/猫/c1.jpg", decided_at=utcnow()))
+        db.session.add(Correction(chosen_label="dog", status="pending"))
+        db.session.add(Correction(chosen_label="dog", status="accepted", dataset_path="zoo/dog/c2.jpg", decided_at=utcnow()))
+        db.session.commit()
+    page = admin_client.get("/admin/builds/1?lang=en").get_data(as_text=True)
+    assert 'id="build-retrain"' in page and "1 accepted corrections went into dataset pets" in page
+    assert 'action="/admin/corrections/retrain"' in page and 'name="dataset" value="pets"' in page
+    response = admin_client.post("/admin/corrections/retrain", data={"dataset": "pets"})  # the model page's action
+    assert response.status_code == 302
+    with app.app_context():
+        jobs = db.session.execute(db.select(Job).order_by(Job.created_at)).scalars().all()
+        assert [(j.kind, j.params["dataset"]) for j in jobs] == [("split", "pets"), ("train", "pets")]
+        build = db.session.get(Build, 1)
+        build.steps = [*build.steps[:-1], {**build.steps[-1], "status": "waiting"}]
+        db.session.commit()
+    page = admin_client.get("/admin/builds/1?lang=en").get_data(as_text=True)
+    assert 'id="build-retrain"' not in page  # before the model is activated, the offer is not made
+
+
 def test_a_failed_step_is_retried_without_redoing_the_finished_ones(db_app, db_admin, fake):
     app, admin_client = db_app, db_admin
     fake.options.block_after = 1  # the first class's search is answered, then Baidu blocks us
