@@ -55,7 +55,7 @@ def test_classes_crawl_at_once_and_share_the_per_host_limit(tmp_path):
         assert len([p for p in (tmp_path / name).iterdir() if not p.name.startswith(".")]) == 6
     # at once: each class had pictures before the other one was done
     assert seen["猫"][0] < seen["dog"][-1] and seen["dog"][0] < seen["猫"][-1]
-    # two crawls of 4 threads each, yet never more than per_host downloads on the one picture host in all
+    # two crawls of 4 threads each, yet never more than per_host downloads to the one picture host in all
     assert limits.most == 2
 
 

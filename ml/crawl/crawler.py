@@ -64,16 +64,17 @@ def crawl(
 
 
 class PoliteLimits:
-    """The polite limits of `CrawlConfig`, shareable by several crawls in threads: at most `per_host`
-    downloads in flight to a host, one result page per `page_delay`, `workers` download threads, all in total."""
+    """The limits of `CrawlConfig` that protect the sites, shareable by several crawls in threads: at most
+    `per_host` downloads in flight to any one host, and one result page per `page_delay`, in total.
+
+    (Each crawl keeps its own `workers` download threads: those spend this machine, not the sites.)
+    """
 
     def __init__(self, config: CrawlConfig):
-        self.per_host, self.page_delay, self.workers = config.per_host, config.page_delay, config.workers
+        self.per_host, self.page_delay = config.per_host, config.page_delay
         self._lock = threading.Lock()
         self._host_load: Counter[str] = Counter()
         self._last_page = float("-inf")
-        self._pool: ThreadPoolExecutor | None = None
-        self._users = 0
 
     def take_host(self, host: str) -> bool:
         """Claim a download slot on `host`; False when it already has `per_host` in flight."""
@@ -100,24 +101,6 @@ class PoliteLimits:
                 return False
             self._last_page = now
             return True
-
-    def open_pool(self) -> ThreadPoolExecutor:
-        """The download threads every crawl sharing these limits uses."""
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="crawl")
-            self._users += 1
-            return self._pool
-
-    def close_pool(self) -> None:
-        """One crawl is done with the threads; the last one shuts them down (running downloads are not waited for)."""
-        with self._lock:
-            self._users -= 1
-            pool = self._pool if self._users == 0 else None
-            if pool is not None:
-                self._pool = None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
 
 
 class _Crawl:
@@ -154,7 +137,7 @@ class _Crawl:
             return self.summary
         self.client = SearchClient(self.config, resolver=self.resolver)
         self.downloader = Downloader(self.config, resolver=self.resolver)
-        pool = self.limits.open_pool()
+        pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="crawl")
         try:
             self._loop(pool)
         except (CrawlError, Cancelled, KeyboardInterrupt) as exc:
@@ -173,10 +156,9 @@ class _Crawl:
             # Downloads still running are not waited for; whatever they stage is thrown away.
             self.abandoned.set()
             for future, candidate in self.inflight.items():
-                future.cancel()
                 future.add_done_callback(_discard_result)
-                self.limits.free_host(_host(candidate.url))
-            self.limits.close_pool()
+                self.limits.free_host(_host(candidate.url))  # crawls beside this one may use the host now
+            pool.shutdown(wait=False, cancel_futures=True)
             self.client.close()
             self.downloader.close()
         self.summary.elapsed = round(time.monotonic() - started, 3)

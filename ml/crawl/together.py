@@ -2,9 +2,10 @@
 
     crawl_together([{"keywords": ["猫"], "class_name": "猫", "count": 30}, ...], "datasets/pets", config=polite)
 
-Each class is an ordinary `crawl` (its own folder, manifest and resume); together they hold to the
-limits of one `CrawlConfig` (`PoliteLimits`): `workers` download threads in all, `per_host` downloads
-per host in all, one result page per `page_delay` in all. A class that fails does not stop the others.
+Each class is an ordinary `crawl` (its own folder, manifest, resume and `workers` download threads);
+together they hold to the limits one `CrawlConfig` sets for the sites (`PoliteLimits`): `per_host`
+downloads in flight per host in all, one result page per `page_delay` in all. A class that fails does
+not stop the others.
 """
 
 from __future__ import annotations
