@@ -7,7 +7,7 @@ DEV_STAMP     := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint install install-dev clean default-model bench translations
+.PHONY: run test lint install install-dev clean default-model bench translations screenshots
 
 $(BIN)/python:
 	@echo "==> creating virtual environment in $(VENV)"
@@ -110,3 +110,7 @@ translations: $(RUNTIME_STAMP)
 	$(BIN)/pybabel extract -F babel.cfg $(addprefix -k ,$(BABEL_KEYWORDS)) --no-wrap --sort-by-file -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap --ignore-obsolete --no-fuzzy-matching
 	$(BIN)/pybabel compile -d translations --statistics
+
+# The screenshots in docs/pages.md (docs/img/*.png): the shipped model, generated pictures, English pages.
+screenshots: $(DEV_STAMP)
+	$(BIN)/python docs/screenshots.py --out docs/img

@@ -36,6 +36,13 @@ CHROMIUM_ARGS = [
 ]
 #: Milliseconds any single page step may take before the test fails (the 2-core CI is slow).
 STEP_TIMEOUT_MS = 15_000
+#: `page.evaluate(OVERFLOW)` → [page width, window width, up to five elements of <main> sticking out on the
+#: right]; an element inside a box that scrolls sideways (a wide table's .table-wrap) scrolls there, not
+#: the page, and does not count.
+OVERFLOW = ("() => [document.documentElement.scrollWidth, window.innerWidth,"
+            " [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1"
+            " && !(e.parentElement && e.parentElement.closest('.table-wrap, pre')))"
+            ".map(e => e.tagName + '.' + e.className).slice(0, 5)]")
 
 
 def chromium_path() -> str | None:
@@ -150,6 +157,15 @@ def page(browser):
     tab.csp_violations = blocked  # what the page's Content-Security-Policy refused to run or load
     yield tab
     context.close()
+
+
+def login(page, base: str, username: str, password: str) -> None:
+    """Log in through the admin login form (English), landing on the dashboard."""
+    page.goto(base + "/admin/login?lang=en")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url("**/admin/")
 
 
 @pytest.fixture(scope="session")

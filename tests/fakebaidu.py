@@ -48,9 +48,10 @@ KINDS = {
     "trickle": "a JPEG sent a few bytes at a time, each within the read timeout, for `slow_seconds`",
     "reset": "the connection closed without an answer",
     "redirect_out": "a 302 to `redirect_location` (elsewhere: a loopback port, the cloud metadata address)",
+    "banner": "a valid 240×60 JPEG banner: the crawl keeps it, the scan flags its odd shape",
 }
 #: Kinds that only some tests ask for (not part of DEFAULT_BAD).
-EXTRA_KINDS = ("redirect_out",)
+EXTRA_KINDS = ("redirect_out", "banner")
 #: One of each kind on the first page, so a 60-picture crawl meets all of them.
 DEFAULT_BAD = {i + 1: kind for i, kind in enumerate(k for k in KINDS if k not in EXTRA_KINDS)}
 BLOCK_MODES = ("antiflag", "captcha", "html")
@@ -298,6 +299,9 @@ class _Handler(BaseHTTPRequestHandler):
         if kind in ("same_bytes", "near_dup"):
             first = fake.good_picture(key, 0, "jpg")
             return self._send(200, first if kind == "same_bytes" else imagegen.near_duplicate(first), "image/jpeg")
+        if kind == "banner":
+            seed = zlib.crc32(bytes.fromhex(key)) % 100_000 * 1000 + index
+            return self._send(200, imagegen.encode(imagegen.shapes(seed, (240, 60))), "image/jpeg")
         if kind == "slow":
             if fake._stopping.wait(fake.options.slow_seconds):
                 return None

@@ -60,9 +60,7 @@ def test_thumbnails_render_and_admin_deletes_after_confirming(app, live_server, 
     assert (animals / ".trash" / "猫" / "0001.jpg").is_file()
 
 
-OVERFLOW = ("() => [document.documentElement.scrollWidth, window.innerWidth,"
-            " [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
-            ".map(e => e.tagName + '.' + e.className).slice(0, 5)]")
+OVERFLOW = browser_support.OVERFLOW
 
 
 def test_grid_pages_filters_and_bulk_trashes_by_keyboard_at_phone_width(app, live_server, page, tmp_path):

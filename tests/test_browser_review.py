@@ -16,9 +16,7 @@ browser, live_server, page = browser_support.browser, browser_support.live_serve
 
 pytestmark = pytest.mark.timeout(120)
 PASSWORD = "browser-test-password"
-OVERFLOW = ("() => [document.documentElement.scrollWidth, window.innerWidth,"
-            " [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
-            ".map(e => e.tagName + '.' + e.className).slice(0, 5)]")
+OVERFLOW = browser_support.OVERFLOW
 
 
 def _focused_path(page) -> str | None:
