@@ -31,10 +31,12 @@ def fake():
 
 
 CRAWL = {"page_delay": 0, "backoff": 0.01, "workers": 4, "allow_networks": ["127.0.0.0/8"]}
+#: The review step's suspects job: small pictures and features (seconds on one core).
+REVIEW = {"backbone": "efficientnet_lite0", "image_size": 64}
 
 
 def _sqlite_app(tmp_path, redis, fake):
-    app = make_app(tmp_path, redis=redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL)
+    app = make_app(tmp_path, redis=redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL, REVIEW_OPTIONS=REVIEW)
     yield app
     with app.app_context():
         db.session.remove()
@@ -65,6 +67,7 @@ def db_app(request, tmp_path, embedded_redis, fake):
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     pg = make_app(tmp_path, database_url=url, redis=embedded_redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL,
+                  REVIEW_OPTIONS=REVIEW,
                   engine_options={"pool_pre_ping": True, "connect_args": {"options": f"-csearch_path={schema}"}})
     yield pg
     with pg.app_context():
@@ -129,7 +132,12 @@ def test_a_build_of_two_classes_runs_through_to_a_model_and_activates_on_confirm
     view = response.get_json()["build"]
     assert [s["name"] for s in view["steps"]] == ["crawl", "scan", "review", "split", "train", "evaluate", "activate"]
     assert [s["status"] for s in view["steps"]][:4] == ["running", "pending", "skipped", "skipped"]
-    assert len(view["steps"][0]["jobs"]) == 2  # one crawl per class, queued together
+    crawl_jobs = view["steps"][0]["jobs"]
+    assert len(crawl_jobs) == 1  # one job crawls every class at once (one worker is enough)
+    with app.app_context():
+        crawl_job = db.session.get(Job, crawl_jobs[0])
+        assert crawl_job.kind == "crawl_classes"
+        assert [c["class_name"] for c in crawl_job.params["classes"]] == ["猫", "dog"]
     run_worker(app)  # each job's end starts the next step: crawl → scan → train → evaluate
     view = admin_client.get(f"/api/v1/builds/{view['id']}").get_json()["build"]
     assert view["status"] == "waiting", view
@@ -146,6 +154,8 @@ def test_a_build_of_two_classes_runs_through_to_a_model_and_activates_on_confirm
         train = db.session.get(Job, view["steps"][4]["jobs"][0])
         assert train.params["display_names"] == {"zh": ["狗", "猫"], "en": ["dog", "cat"]}
         assert train.params["arch"] == "resnet18" and train.params["epochs"] == 1
+        kinds = db.session.execute(db.select(Job.kind)).scalars().all()
+        assert "review" not in kinds and "crawl_classes" in kinds  # skip_review: no search for suspects either
         from ml.operations.export import onnx_paths
 
         sidecar = json.loads(onnx_paths(model.path)[1].read_text(encoding="utf-8"))  # what the served model says
@@ -171,8 +181,15 @@ def test_a_build_waits_for_the_review_then_continues(db_app, db_admin):
     assert _steps(app, build_id) == {"crawl": "finished", "scan": "finished", "review": "waiting",
                                      "split": "pending", "train": "pending", "evaluate": "pending",
                                      "activate": "pending"}
+    with app.app_context():  # the review step queued the suspects job: the review page has them when the person comes
+        review = builds.get_build(build_id).steps[2]
+        job = db.session.get(Job, review["jobs"][0])
+        assert job.kind == "review" and job.status == "finished" and job.params["dataset"] == "pets"
+        assert review["counts"]["checked"] == 16 and review["counts"]["suspects"] is not None
+        assert (Path(app.config["DATA_DIR"]) / "pets" / ".review" / "suspects.json").is_file()
     page = admin_client.get(f"/admin/builds/{build_id}").get_data(as_text=True)
     assert f"/datasets/pets/review?next=/admin/builds/{build_id}/continue" in page
+    assert "可疑图片：" in page and 'id="build-review-hint"' in page  # the page is in Chinese by default
     # the review page's Continue link (a GET) comes back to the timeline's button; only the POST goes on
     back = admin_client.get(f"/admin/builds/{build_id}/continue")
     assert back.status_code == 302 and back.headers["Location"].endswith(f"/admin/builds/{build_id}#step-review")
@@ -195,6 +212,121 @@ def test_a_build_waits_for_the_review_then_continues(db_app, db_admin):
         assert build.status == "cancelled"
 
 
+def test_done_reviewing_on_the_review_page_continues_the_build_without_a_second_click(app, admin_client):
+    build_id = admin_client.post("/api/v1/builds", json=_request()).get_json()["build"]["id"]
+    run_worker(app)
+    assert _steps(app, build_id)["review"] == "waiting"
+    review = admin_client.get(f"/datasets/pets/review?lang=en&next=/admin/builds/{build_id}/continue").get_data(as_text=True)
+    assert "Done reviewing" in review
+    done = admin_client.post("/datasets/pets/review/done", data={"next": f"/admin/builds/{build_id}/continue"})
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"/admin/builds/{build_id}/continue")
+    back = admin_client.get(done.headers["Location"] + "?lang=en", follow_redirects=True)
+    assert "Review done: the build goes on." in back.get_data(as_text=True)
+    steps = _steps(app, build_id)
+    assert steps["review"] == "finished" and steps["split"] == "running"
+    with app.app_context():
+        builds.cancel(build_id)  # the split after the review is the point; no training here
+
+
+def test_a_done_from_an_earlier_review_does_not_continue_a_new_build(app, admin_client):
+    from ml.review import read_decisions
+
+    root = Path(app.config["DATA_DIR"]) / "pets"
+    (root / ".review").mkdir(parents=True)
+    (root / ".review" / "decisions.json").write_text(json.dumps({"done": {"time": "2020-01-01T00:00:00+00:00"}}))
+    assert read_decisions(root)["done"]
+    build_id = admin_client.post("/api/v1/builds", json=_request()).get_json()["build"]["id"]
+    run_worker(app)
+    assert _steps(app, build_id)["review"] == "waiting"
+    back = admin_client.get(f"/admin/builds/{build_id}/continue?lang=en", follow_redirects=True).get_data(as_text=True)
+    assert "The review is not marked done" in back and _steps(app, build_id)["review"] == "waiting"
+
+
+def test_the_timeline_estimates_the_rest_of_the_whole_build(app, admin_client):
+    build_id = admin_client.post("/api/v1/builds", json=_request()).get_json()["build"]["id"]
+    estimate = admin_client.get(f"/api/v1/builds/{build_id}").get_json()["build"]["estimate"]
+    assert "crawl" in estimate["unknown"] and "train" in estimate["unknown"]  # nothing measured yet
+    run_worker(app)
+    view = admin_client.get(f"/api/v1/builds/{build_id}").get_json()["build"]
+    estimate = view["estimate"]
+    scan = view["steps"][1]
+    # waiting at the review: the split again at the scan's measured pace, the evaluation at its per-picture
+    # estimate; training is not measured before it starts, the person's time is never counted
+    split = scan["elapsed_s"] / 16 * 16
+    assert estimate["unknown"] == ["train"] and estimate["not_counted"] == ["review", "activate"]
+    assert estimate["remaining_s"] == pytest.approx(split + 16 * 0.2 * builds.EVALUATE_SECONDS_PER_PICTURE, abs=0.2)
+    en = admin_client.get(f"/admin/builds/{build_id}?lang=en").get_data(as_text=True)
+    assert 'id="build-estimate"' in en and "The rest of the build, estimated" in en
+    assert "training is counted once it starts" in en and "review and confirm is not counted" in en
+    zh = admin_client.get(f"/admin/builds/{build_id}?lang=zh").get_data(as_text=True)
+    assert "构建剩余时间（估计）" in zh
+    with app.app_context():
+        builds.cancel(build_id)
+    assert admin_client.get(f"/api/v1/builds/{build_id}").get_json()["build"]["estimate"] is None  # ended
+
+
+def test_the_crawl_estimate_is_the_pictures_left_at_the_pace_so_far():
+    view = {"counts": {"pictures": 10, "target": 40}, "elapsed_s": 5.0, "remaining_s": 99.0}
+    assert builds._crawl_left(view) == pytest.approx(15.0)  # 30 pictures at 2 a second
+    assert builds._crawl_left({**view, "counts": {"pictures": 0, "target": 40}}) == 99.0  # the jobs' own progress
+    assert builds._crawl_left({**view, "counts": {"pictures": 40, "target": 40}}) == 0.0
+
+
+def test_a_running_trainings_own_eta_reaches_the_live_state(app):
+    from rq.job import Job as RQJob
+    from rq.serializers import JSONSerializer
+
+    from webapp import tasks
+    from webapp.redis_conn import get_redis
+
+    with app.app_context():
+        job = RQJob.create("jobs.train.run", connection=get_redis(), serializer=JSONSerializer,
+                           meta={"progress": {"stage": "train", "fraction": 0.5, "info": {"epoch": 2, "eta_s": 42.5}}})
+        assert tasks._live(job)["eta_s"] == 42.5 and tasks._live(job)["stage"] == "train"
+        job.meta["progress"]["info"] = {}
+        assert tasks._live(job)["eta_s"] is None
+
+
+def test_after_activation_the_timeline_offers_retrain_with_corrections(app, admin_client):
+    from datetime import timedelta
+
+    from webapp.models import Correction, utcnow
+
+    made = utcnow() - timedelta(hours=1)
+    with app.app_context():  # a build that ran to the end: its model made an hour ago, then activated
+        for cls in ("dog", "猫"):
+            (Path(app.config["DATA_DIR"]) / "pets" / cls).mkdir(parents=True)
+        model = ModelVersion(name="pets", path=str(Path(app.config["MODEL_DIR"]) / "m1" / "model.pt"), arch="resnet18",
+                             classes=["dog", "猫"], created_at=made, is_active=True)
+        db.session.add(model)
+        db.session.flush()
+        steps = [{**builds._new_step(name, "finished"), "started_at": made.isoformat(), "finished_at": made.isoformat()}
+                 for name in ("crawl", "scan", "review", "split", "train", "evaluate", "activate")]
+        db.session.add(Build(dataset="pets", status="finished", request=_request(), steps=steps, model_id=model.id,
+                             finished_at=made))
+        db.session.commit()
+    page = admin_client.get("/admin/builds/1?lang=en").get_data(as_text=True)
+    assert 'id="build-retrain"' not in page  # no accepted correction yet: nothing to retrain with
+    with app.app_context():
+        db.session.add(Correction(chosen_label="猫", status="accepted", dataset_path="pets/猫/c1.jpg", decided_at=utcnow()))
+        db.session.add(Correction(chosen_label="dog", status="pending"))
+        db.session.add(Correction(chosen_label="dog", status="accepted", dataset_path="zoo/dog/c2.jpg", decided_at=utcnow()))
+        db.session.commit()
+    page = admin_client.get("/admin/builds/1?lang=en").get_data(as_text=True)
+    assert 'id="build-retrain"' in page and "1 accepted corrections went into dataset pets" in page
+    assert 'action="/admin/corrections/retrain"' in page and 'name="dataset" value="pets"' in page
+    response = admin_client.post("/admin/corrections/retrain", data={"dataset": "pets"})  # the model page's action
+    assert response.status_code == 302
+    with app.app_context():
+        jobs = db.session.execute(db.select(Job).order_by(Job.created_at)).scalars().all()
+        assert [(j.kind, j.params["dataset"]) for j in jobs] == [("split", "pets"), ("train", "pets")]
+        build = db.session.get(Build, 1)
+        build.steps = [*build.steps[:-1], {**build.steps[-1], "status": "waiting"}]
+        db.session.commit()
+    page = admin_client.get("/admin/builds/1?lang=en").get_data(as_text=True)
+    assert 'id="build-retrain"' not in page  # before the model is activated, the offer is not made
+
+
 def test_a_failed_step_is_retried_without_redoing_the_finished_ones(db_app, db_admin, fake):
     app, admin_client = db_app, db_admin
     fake.options.block_after = 1  # the first class's search is answered, then Baidu blocks us
@@ -204,10 +336,12 @@ def test_a_failed_step_is_retried_without_redoing_the_finished_ones(db_app, db_a
         build = builds.get_build(build_id)
         assert build.status == "failed", build.steps
         crawl = build.steps[0]
-        rows = {db.session.get(Job, j).params["class_name"]: db.session.get(Job, j) for j in crawl["jobs"]}
-        assert crawl["status"] == "failed" and rows["猫"].status == "finished" and rows["dog"].status == "failed"
+        (failed,) = crawl["jobs"]
+        assert crawl["status"] == "failed" and db.session.get(Job, failed).status == "failed"
+        # the other class finished beside the blocked one; the timeline counts what each folder holds
+        assert sorted(crawl["counts"]["classes"].values()) == [0, 8]
         assert build.error and build.steps[1]["status"] == "pending"
-        kept, failed = rows["猫"].id, rows["dog"].id
+        blocked = next(name for name, n in crawl["counts"]["classes"].items() if n == 0)
     page = admin_client.get(f"/admin/builds/{build_id}").get_data(as_text=True)
     assert 'id="build-retry"' in page and 'id="build-cancel"' not in page
     fake.options.block_after = None
@@ -218,10 +352,10 @@ def test_a_failed_step_is_retried_without_redoing_the_finished_ones(db_app, db_a
         db.session.expire_all()
         build = builds.get_build(build_id)
         assert build.status == "waiting" and build.steps[1]["status"] == "finished"  # scanned, waits for the review
-        jobs = build.steps[0]["jobs"]
-        assert jobs[0] == kept and jobs[1] != failed  # the finished crawl kept, the failed one run again
-        assert db.session.get(Job, jobs[1]).retry_of == failed
-        assert db.session.execute(db.select(db.func.count()).select_from(Job).where(Job.kind == "crawl")).scalar() == 3
+        (again,) = build.steps[0]["jobs"]
+        row = db.session.get(Job, again)
+        assert row.retry_of == failed and [c["class_name"] for c in row.params["classes"]] == [blocked]
+        assert build.steps[0]["counts"]["classes"] == {"猫": 8, "dog": 8}
     assert fake.searches_served == searches + 1  # one class searched again, not both
 
 
@@ -234,7 +368,7 @@ def test_cancel_stops_the_build_at_its_current_step(app, admin_client):
         db.session.expire_all()
         build = builds.get_build(build_id)
         assert build.status == "cancelled" and build.steps[0]["status"] == "cancelled"
-        assert [db.session.get(Job, j).status for j in build.steps[0]["jobs"]] == ["cancelled", "cancelled"]
+        assert [db.session.get(Job, j).status for j in build.steps[0]["jobs"]] == ["cancelled"]
         assert build.steps[1]["status"] == "pending"
     assert not list((Path(app.config["DATA_DIR"])).glob("pets/*/*.jpg"))
     # a cancelled build can go on from where it stopped
@@ -288,7 +422,8 @@ def test_flask_build_creates_the_same_build_and_waits_for_the_review(app):
                                    {"name": "dog", "keywords": ["狗"], "display": {}}]
         assert request.recipe["arch"] == "resnet18" and request.recipe["epochs"] == 1
         assert request.recipe["mode"] == TrainConfig().mode  # the rest: the recommended recipe
-    assert sorted(p.name for p in (Path(app.config["DATA_DIR"]) / "pets").iterdir() if p.is_dir()) == ["dog", "猫"]
+    folders = sorted(p.name for p in (Path(app.config["DATA_DIR"]) / "pets").iterdir() if p.is_dir())
+    assert [f for f in folders if not f.startswith(".")] == ["dog", "猫"]  # .review: the suspects job's, beside them
 
 
 def test_flask_build_refuses_a_bad_class_with_one_line(app):

@@ -83,12 +83,14 @@ def test_api_validation_fills_in_the_declared_defaults(app):
     with app.app_context():
         for kind, spec in tasks.KINDS.items():
             assert CONFIGS[kind] is spec.config
-            if kind in ("crawl", "evaluate"):
+            if kind in ("crawl", "crawl_classes", "evaluate"):
                 continue  # crawl needs keywords, evaluate a model: checked below
             clean = spec.validate({"dataset": "pets"})
             assert clean == {"dataset": "pets", **{s.name: s.default for s in spec.config.web_settings()}}
         clean = tasks.KINDS["crawl"].validate({"dataset": "pets", "keywords": "猫, cat"})
         assert clean == {"dataset": "pets", "keywords": ["猫", "cat"], "class_name": "猫", "count": 60}
+        clean = tasks.KINDS["crawl_classes"].validate({"dataset": "pets", "classes": [{"keywords": "猫, cat"}]})
+        assert clean == {"dataset": "pets", "classes": [{"keywords": ["猫", "cat"], "class_name": "猫", "count": 60}]}
 
 
 def test_the_api_document_is_the_declaration(client):
@@ -117,6 +119,9 @@ def _form_controls(page: str, form_id: str) -> dict[str, str]:
 def test_admin_forms_are_the_declaration(app, admin_client):
     page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
     for kind, spec in tasks.KINDS.items():
+        if kind == "crawl_classes":
+            assert 'id="crawl_classes-' not in page  # the builder's own crawl: the builder page is its form
+            continue
         controls = _form_controls(page, kind)
         declared = spec.config.web_settings()
         assert {f"{kind}-{s.name}" for s in declared} | {f"{kind}-{t}" for t in spec.targets} == set(controls), kind

@@ -18,9 +18,12 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.orm.attributes import flag_modified
 
+from ml.dataset import list_class_files
 from ml.errors import MLError
+from ml.operations import SplitConfig
 from ml.operations.build import STEPS, BuildRequest
 from ml.operations.names import is_name
+from ml.review import read_decisions
 
 from . import tasks
 from .errors import AppError, Conflict, InvalidParams, NotFound
@@ -30,7 +33,7 @@ from .redis_conn import RedisUnavailable, get_redis
 from .registry import activate_model
 
 #: The job kind each step runs (review and activate wait for a person instead).
-STEP_KINDS = {"crawl": "crawl", "scan": "split", "split": "split", "train": "train", "evaluate": "evaluate"}
+STEP_KINDS = {"crawl": "crawl_classes", "scan": "split", "split": "split", "train": "train", "evaluate": "evaluate"}
 #: Steps that wait for a person: the review of the pictures, the confirmation before activating.
 WAITING_STEPS = ("review", "activate")
 
@@ -129,7 +132,9 @@ def _advance_steps(build: Build, steps: list[dict]) -> None:
         if step["status"] == "pending":
             _start(build, step, by_name)
         if step["status"] == "running":
-            _update(step)
+            _update(step, build)
+        if step["status"] == "waiting" and step["name"] == "review":
+            _watch_review(build, step)
         if step["status"] != "finished":
             return
 
@@ -147,12 +152,15 @@ def _start(build: Build, step: dict, steps: dict[str, dict]) -> None:
         step["status"] = "waiting"
         if name == "activate":
             step["counts"] = {"model_id": build.model_id}
+        else:
+            _find_suspects(build, step, request)
         return
     user = _user(build)
     try:
         if name == "crawl":
-            rows = [tasks.enqueue("crawl", {"dataset": request.dataset, **crawl.to_dict()}, user)
-                    for crawl in request.crawl_requests()]
+            # one job for every class: even one worker crawls them at once, within one set of polite limits
+            rows = [tasks.enqueue("crawl_classes", {"dataset": request.dataset, **request.crawl_classes().to_dict()},
+                                  user)]
         elif name in ("scan", "split"):
             rows = [tasks.enqueue("split", {"dataset": request.dataset}, user)]
         elif name == "train":
@@ -169,18 +177,62 @@ def _start(build: Build, step: dict, steps: dict[str, dict]) -> None:
     step.update(status="running", jobs=[r.id for r in rows])
 
 
+def _find_suspects(build: Build, step: dict, request: BuildRequest) -> None:
+    """Queue the review job, so the review page shows the suspect pictures when the person arrives.
+
+    The review works without it (the scan's flags, by hand), so a job that cannot be queued is said, not fatal.
+    """
+    options = dict(current_app.config.get("REVIEW_OPTIONS") or {})
+    try:
+        row = tasks.enqueue("review", {**options, "dataset": request.dataset}, _user(build))
+    except (AppError, RedisUnavailable) as exc:
+        step["error"] = f"The search for suspect pictures could not start ({exc.message}); review by hand."
+        return
+    step["jobs"] = [row.id]
+
+
+def _watch_review(build: Build, step: dict) -> None:
+    """The waiting review: its suspects job's progress, and "Done reviewing" pressed since the step began ends it."""
+    rows = _job_rows(step)
+    active = [r for r in rows if r.active]
+    if active:
+        tasks.reconcile(active)
+    found = next((r for r in rows if r.status == "finished"), None)
+    if found is not None:
+        step["counts"] = {"suspects": (found.result or {}).get("suspects"), "checked": (found.result or {}).get("checked")}
+    done = read_decisions(Path(current_app.config["DATA_DIR"]) / build.dataset)["done"]
+    try:
+        pressed = datetime.fromisoformat(str((done or {}).get("time")))
+    except ValueError:
+        return
+    # "done" is written to the second: a press in the step's first second still counts
+    if pressed >= datetime.fromisoformat(step["started_at"]).replace(microsecond=0):
+        _stop_suspects(step)
+        step.update(status="finished", finished_at=iso(utcnow()))
+
+
+def _stop_suspects(step: dict) -> None:
+    """The person is done reviewing: a suspects job still at work would answer too late."""
+    for row in _job_rows(step):
+        if row.active:
+            try:
+                tasks.cancel(row.id)
+            except AppError:
+                pass  # it had ended meanwhile
+
+
 def _job_rows(step: dict) -> list[Job]:
     rows = [db.session.get(Job, job_id) for job_id in step["jobs"]]
     return [r for r in rows if r is not None]
 
 
-def _update(step: dict) -> None:
+def _update(step: dict, build: Build) -> None:
     """The step's counts from its jobs, and its outcome once they have all ended."""
     rows = _job_rows(step)
     active = [r for r in rows if r.active]
     if active:
         tasks.reconcile(active)
-    step["counts"] = _counts(step["name"], rows)
+    step["counts"] = _counts(step["name"], rows, build)
     if any(r.active for r in rows):
         return
     failed = [r for r in rows if r.status == "failed"]
@@ -193,14 +245,20 @@ def _update(step: dict) -> None:
     step["finished_at"] = iso(utcnow())
 
 
-def _counts(name: str, rows: list[Job]) -> dict[str, Any]:
-    """What a step's finished jobs say, in numbers: pictures per class, split sizes, accuracy."""
+def _class_pictures(build: Build, name: str) -> int:
+    """The pictures a class folder of the build's dataset holds now (the crawl's count, live or after a failure)."""
+    root = Path(current_app.config["DATA_DIR"]) / build.dataset
+    return len(list_class_files(root, name)) if (root / name).is_dir() else 0
+
+
+def _counts(name: str, rows: list[Job], build: Build) -> dict[str, Any]:
+    """What a step's jobs say, in numbers: pictures per class, split sizes, accuracy."""
     done = [r.result or {} for r in rows if r.status == "finished"]
     if name == "crawl":
-        per_class = {r.params.get("class_name"): (r.result or {}).get("total", 0) for r in rows}
+        request = _request(build)
+        per_class = {c: _class_pictures(build, c) for c in request.class_names()}
         return {"classes": per_class, "pictures": sum(per_class.values()),
-                "target": sum(int(r.params.get("count") or 0) for r in rows),
-                "jobs_finished": len(done), "jobs": len(rows)}
+                "target": request.per_class * len(per_class), "jobs_finished": len(done), "jobs": len(rows)}
     if name in ("scan", "split") and done:
         counts = (done[-1].get("split") or {}).get("counts") or {}
         return {"parts": {part: sum(c.values()) if isinstance(c, dict) else c for part, c in counts.items()}}
@@ -253,6 +311,9 @@ def retry(build_id: int) -> Build:
         rows = _job_rows(step)
         if step["name"] in WAITING_STEPS:
             step.update(status="waiting", error=None, finished_at=None)
+        elif step["name"] == "crawl" and rows:
+            step["jobs"] = [r.id for r in rows if r.status == "finished"] + [_crawl_again(build, step, rows, user)]
+            step.update(status="running", error=None, finished_at=None)
         elif not rows or len(rows) != len(step["jobs"]):
             step.update(status="pending", jobs=[])
         else:
@@ -264,6 +325,20 @@ def retry(build_id: int) -> Build:
             step.update(status="running", error=None, finished_at=None)
         _save(build, steps)
     return advance(build)
+
+
+def _crawl_again(build: Build, step: dict, rows: list[Job], user: User | None) -> str:
+    """One crawl of the classes still short of their pictures (a class that filled its folder is not searched again)."""
+    request = _request(build)
+    short = [c for c in request.class_names() if _class_pictures(build, c) < request.per_class]
+    last = next((r for r in reversed(rows) if r.status in ("failed", "cancelled")), rows[-1])
+    try:
+        row = tasks.enqueue("crawl_classes", {"dataset": request.dataset,
+                                              **request.crawl_classes(short or None).to_dict()},
+                            user, retry_of=last.id)
+    except (AppError, RedisUnavailable) as exc:
+        raise Conflict(exc.message) from None
+    return row.id
 
 
 def continue_after_review(build_id: int) -> Build:
@@ -288,6 +363,8 @@ def _confirm(build_id: int, name: str, *, via: str = "admin", user: User | None 
         if name == "activate":
             activate_model(build.model_id, via=via, user=user)
             step["counts"] = {"model_id": build.model_id}
+        else:
+            _stop_suspects(step)
         step.update(status="finished", finished_at=iso(utcnow()))
         _save(build, steps)
     return advance(build)
@@ -306,7 +383,9 @@ def step_view(step: dict) -> dict[str, Any]:
     """One step for the timeline: its state, jobs with live progress, elapsed seconds and an estimate of the rest."""
     rows = _job_rows(step)
     jobs = [{"id": r.id, "kind": r.kind, "status": r.status, "progress": round(r.current_progress, 4),
-             "stage": r.current_stage, "class_name": r.params.get("class_name"), "error": r.error} for r in rows]
+             "stage": r.current_stage, "error": r.error,
+             "class_name": r.params.get("class_name") or ", ".join(c.get("class_name") or "" for c in
+                                                                   r.params.get("classes") or [])} for r in rows]
     if step["status"] == "finished":
         progress = 1.0
     else:
@@ -319,10 +398,78 @@ def step_view(step: dict) -> dict[str, Any]:
             "remaining_s": remaining, "job_details": jobs}
 
 
+#: Seconds a scan (or split) takes per picture before one was measured (16 pictures: 0.3 s on one core).
+SCAN_SECONDS_PER_PICTURE = 0.02
+#: Seconds an evaluation takes per test picture before one was measured (a small model on a CPU).
+EVALUATE_SECONDS_PER_PICTURE = 0.05
+
+
+def _train_left(view: dict) -> float | None:
+    """The training loop's own estimate (measured from its steps so far), else the step's extrapolation."""
+    live = [r.live for r in _job_rows(view) if r.active and r.live and r.live.get("stage") == "train"]
+    if live and live[-1].get("eta_s") is not None:
+        return float(live[-1]["eta_s"])
+    return view["remaining_s"]
+
+
+def _crawl_left(view: dict) -> float | None:
+    """The pictures still to fetch at the rate measured so far (every class crawls at once)."""
+    counts, elapsed = view["counts"], view["elapsed_s"]
+    got, target = counts.get("pictures") or 0, counts.get("target") or 0
+    if got and elapsed and target > got:
+        return elapsed * (target - got) / got
+    return view["remaining_s"] if target > got or not target else 0.0
+
+
+def build_estimate(build: Build, views: list[dict]) -> dict[str, Any] | None:
+    """The rest of the whole build, in seconds: finished steps count nothing, the running one its measured
+    rate, the pending ones a simple per-step estimate; `unknown`: steps not yet measurable (training before
+    it starts); the person's review and confirmation are not counted. None once the build has ended."""
+    if not build.active:
+        return None
+    request = _request(build)
+    by_name = {v["name"]: v for v in views}
+    pictures = request.per_class * len(request.classes)
+    crawl = by_name["crawl"]["counts"]
+    if by_name["crawl"]["status"] == "finished" and crawl.get("pictures"):
+        pictures = crawl["pictures"]
+    scan = by_name["scan"]
+    per_picture = SCAN_SECONDS_PER_PICTURE
+    if scan["status"] == "finished" and scan["elapsed_s"] and pictures:
+        per_picture = scan["elapsed_s"] / pictures
+    test_share = SplitConfig().test  # the build splits with the split's defaults
+    left, unknown, person = 0.0, [], []
+    for view in views:
+        name, status = view["name"], view["status"]
+        if status in ("finished", "skipped", "failed", "cancelled"):
+            continue
+        if name in WAITING_STEPS:
+            person.append(name)
+            if status == "waiting" and view["remaining_s"] is not None:
+                left += view["remaining_s"]  # the review's suspects job, still at work
+            continue
+        running = status == "running"
+        if name == "crawl":
+            part = _crawl_left(view)
+        elif name in ("scan", "split"):
+            part = view["remaining_s"] if running else pictures * per_picture
+        elif name == "train":
+            part = _train_left(view) if running else None
+        else:
+            part = view["remaining_s"] if running else pictures * test_share * EVALUATE_SECONDS_PER_PICTURE
+        if part is None:
+            unknown.append(name)
+        else:
+            left += part
+    return {"remaining_s": round(left, 1), "unknown": unknown, "not_counted": person}
+
+
 def build_view(build: Build) -> dict[str, Any]:
-    """The build as JSON: its declaration, status, steps (with progress and times) and model."""
+    """The build as JSON: its declaration, status, steps (with progress and times), the estimate of the rest, its model."""
+    views = [step_view(s) for s in build.steps]
     return {"id": build.id, "dataset": build.dataset, "status": build.status, "error": build.error,
-            "request": build.request, "model_id": build.model_id, "steps": [step_view(s) for s in build.steps],
+            "request": build.request, "model_id": build.model_id, "steps": views,
+            "estimate": build_estimate(build, views),
             "created_by": build.created_by.username if build.created_by else None,
             "created_at": iso(build.created_at), "finished_at": iso(build.finished_at),
             "elapsed_s": round(_seconds(iso(build.created_at), iso(build.finished_at)) or 0.0, 1)}

@@ -21,7 +21,16 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from ml.errors import MLError
-from ml.operations import Config, CrawlRequest, EvaluateConfig, ReviewConfig, SplitConfig, TrainConfig, clean_name
+from ml.operations import (
+    Config,
+    CrawlClassesRequest,
+    CrawlRequest,
+    EvaluateConfig,
+    ReviewConfig,
+    SplitConfig,
+    TrainConfig,
+    clean_name,
+)
 from ml.places import partial_model_dir
 
 from .errors import Conflict, InvalidParams, NotFound
@@ -63,6 +72,10 @@ def _crawl_params(p: dict) -> dict:
     except MLError as exc:
         raise InvalidParams(exc.message) from None
     return {"dataset": safe_name(p.get("dataset"), "Dataset"), **config}
+
+
+def _crawl_classes_params(p: dict) -> dict:
+    return {"dataset": safe_name(p.get("dataset"), "Dataset"), **_web_config(CrawlClassesRequest, p, ("dataset",))}
 
 
 def _split_params(p: dict) -> dict:
@@ -127,6 +140,8 @@ class JobKind:
 
 KINDS: dict[str, JobKind] = {
     "crawl": JobKind("jobs.crawl.run", "crawl", _crawl_params, N_("Crawl images into a class"), CrawlRequest),
+    "crawl_classes": JobKind("jobs.crawl.run_classes", "crawl", _crawl_classes_params,
+                             N_("Crawl images into several classes at once"), CrawlClassesRequest),
     "split": JobKind("jobs.dataset.run", "crawl", _split_params, N_("Scan, split and measure a dataset"), SplitConfig),
     "train": JobKind("jobs.train.run", "train", _train_params, N_("Train a model"), TrainConfig),
     "evaluate": JobKind("jobs.evaluate.run", "train", _evaluate_params, N_("Evaluate a model"), EvaluateConfig,
@@ -250,8 +265,10 @@ def _live(rq_job: RQJob | None) -> dict[str, Any] | None:
         return None
     meta = rq_job.meta or {}
     progress = meta.get("progress") or {}
+    info = progress.get("info") or {}
     return {"stage": progress.get("stage"), "progress": float(progress.get("fraction") or 0.0),
-            "log": list(meta.get("log") or [])}
+            "log": list(meta.get("log") or []),
+            "eta_s": info.get("eta_s") if isinstance(info.get("eta_s"), (int, float)) else None}
 
 
 def _remove_partial_model(row: Job) -> None:

@@ -8,16 +8,18 @@ pass `on_progress` / `should_stop` callbacks.
 """
 
 from .config import CrawlConfig
-from .crawler import crawl
+from .crawler import PoliteLimits, crawl
 from .egress import EgressPolicy, EgressRefused
 from .errors import CrawlBlocked, CrawlError
 from .manifest import MANIFEST_NAME, Manifest
 from .parse import Candidate, decode_objurl, encode_objurl, parse_page, unwrap_url
 from .summary import CrawlSummary
+from .together import ClassOutcome, crawl_together
 
 __all__ = [
     "MANIFEST_NAME",
     "Candidate",
+    "ClassOutcome",
     "CrawlBlocked",
     "CrawlConfig",
     "CrawlError",
@@ -25,7 +27,9 @@ __all__ = [
     "EgressPolicy",
     "EgressRefused",
     "Manifest",
+    "PoliteLimits",
     "crawl",
+    "crawl_together",
     "decode_objurl",
     "encode_objurl",
     "parse_page",

@@ -40,11 +40,13 @@ def crawl(
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     resolver: Resolver | None = None,
+    limits: PoliteLimits | None = None,
 ) -> CrawlSummary:
     """Fill `dataset_root/<class_name or keywords[0]>` up to `count` usable, distinct pictures.
 
     Every connection goes through the egress guard of `config` (`resolver`: how host names are
-    looked up, the system's by default).
+    looked up, the system's by default). `limits`: polite limits shared with crawls running beside
+    this one (`ml.crawl.together`); by default this crawl's own.
     """
     words = check_keywords(keywords)
     name = check_class_name(class_name if class_name is not None else words[0])
@@ -56,24 +58,65 @@ def crawl(
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     with folder_lock(folder):
-        return _Crawl(words, folder, name, count, config or CrawlConfig(), on_progress, should_stop, resolver).run()
+        config = config or CrawlConfig()
+        return _Crawl(words, folder, name, count, config, on_progress, should_stop, resolver,
+                      limits or PoliteLimits(config)).run()
+
+
+class PoliteLimits:
+    """The limits of `CrawlConfig` that protect the sites, shareable by several crawls in threads: at most
+    `per_host` downloads in flight to any one host, and one result page per `page_delay`, in total.
+
+    (Each crawl keeps its own `workers` download threads: those spend this machine, not the sites.)
+    """
+
+    def __init__(self, config: CrawlConfig):
+        self.per_host, self.page_delay = config.per_host, config.page_delay
+        self._lock = threading.Lock()
+        self._host_load: Counter[str] = Counter()
+        self._last_page = float("-inf")
+
+    def take_host(self, host: str) -> bool:
+        """Claim a download slot on `host`; False when it already has `per_host` in flight."""
+        with self._lock:
+            if self._host_load[host] >= self.per_host:
+                return False
+            self._host_load[host] += 1
+            return True
+
+    def free_host(self, host: str) -> None:
+        with self._lock:
+            self._host_load[host] -= 1
+
+    def page_wait(self) -> float:
+        """Seconds before the next result page may be fetched (0 or less: now)."""
+        with self._lock:
+            return self._last_page + self.page_delay - time.monotonic()
+
+    def take_page(self) -> bool:
+        """Claim the next result page's turn; False when another crawl took it meanwhile."""
+        with self._lock:
+            now = time.monotonic()
+            if self._last_page + self.page_delay > now:
+                return False
+            self._last_page = now
+            return True
 
 
 class _Crawl:
     """The state of one run; only the calling thread touches it (workers only fetch and decode)."""
 
     def __init__(self, words, folder: Path, name: str, count: int, config: CrawlConfig, on_progress, should_stop,
-                 resolver: Resolver | None = None):
+                 resolver: Resolver | None, limits: PoliteLimits):
         self.words, self.folder, self.count, self.config = words, folder, count, config
         self.resolver = resolver
         self.on_progress, self.should_stop = on_progress, should_stop
         self.summary = CrawlSummary(class_name=name, folder=str(folder), keywords=list(words), count=count)
         self.queue: deque[Candidate] = deque()
         self.inflight: dict[Future, Candidate] = {}
-        self.host_load: Counter[str] = Counter()
+        self.limits = limits
         self.keyword_index = 0
         self.offset = 0
-        self.last_page = float("-inf")
         #: Set when the run ends, so downloads still running do not go on to fallback URLs.
         self.abandoned = threading.Event()
 
@@ -112,8 +155,9 @@ class _Crawl:
         finally:
             # Downloads still running are not waited for; whatever they stage is thrown away.
             self.abandoned.set()
-            for future in self.inflight:
+            for future, candidate in self.inflight.items():
                 future.add_done_callback(_discard_result)
+                self.limits.free_host(_host(candidate.url))  # crawls beside this one may use the host now
             pool.shutdown(wait=False, cancel_futures=True)
             self.client.close()
             self.downloader.close()
@@ -136,14 +180,16 @@ class _Crawl:
             self._submit(pool)
             pages_left = self.keyword_index < len(self.words)
             want_page = pages_left and len(self.queue) < self.config.workers
-            wait_left = self.last_page + self.config.page_delay - time.monotonic()
+            wait_left = self.limits.page_wait()
             if want_page and wait_left <= 0:
-                self._next_page()
+                if self.limits.take_page():
+                    self._next_page()
                 continue
             if not self.inflight:
-                if not want_page:
+                if not want_page and not self.queue:
                     return  # nothing queued, nothing in flight, no pages left: results exhausted
-                time.sleep(min(wait_left, _POLL))
+                # waiting for the next page's turn, or for a host slot a crawl beside this one holds
+                time.sleep(min(max(wait_left, 0.01), _POLL) if want_page else 0.02)
                 continue
             timeout = min(wait_left, _POLL) if want_page else _POLL
             done, _ = wait(list(self.inflight), timeout=max(timeout, 0.001), return_when=FIRST_COMPLETED)
@@ -163,7 +209,6 @@ class _Crawl:
     def _next_page(self) -> None:
         word = self.words[self.keyword_index]
         page = self.client.fetch_page(word, self.offset)
-        self.last_page = time.monotonic()
         self.summary.pages += 1
         self.offset += self.config.page_size
         exhausted = (
@@ -197,17 +242,16 @@ class _Crawl:
         while self.queue and len(self.inflight) < limit:
             candidate = self.queue.popleft()
             host = _host(candidate.url)
-            if self.host_load[host] >= self.config.per_host:
+            if not self.limits.take_host(host):
                 skipped.append(candidate)
                 continue
-            self.host_load[host] += 1
             future = pool.submit(_fetch_first_usable, self.downloader, candidate, self.folder, self.abandoned)
             self.inflight[future] = candidate
         self.queue.extendleft(reversed(skipped))
 
     def _finish(self, future: Future) -> None:
         candidate = self.inflight.pop(future)
-        self.host_load[_host(candidate.url)] -= 1
+        self.limits.free_host(_host(candidate.url))
         fetched, failures = future.result()
         if fetched is None and not failures:
             return  # abandoned before trying anything

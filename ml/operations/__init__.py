@@ -3,6 +3,7 @@
 | operation | declaration | run by |
 | --- | --- | --- |
 | crawl | `crawl.CrawlRequest` (what to fetch; how: `ml.crawl.CrawlConfig`) | `ml.crawl.crawl` |
+| crawl classes | `crawl.CrawlClassesRequest` (several classes at once) | `ml.crawl.crawl_together` |
 | scan/split | `split.SplitConfig` | `ml.dataset.split` |
 | train | `train.TrainConfig`, `train.run_folder` | `ml.training.train` |
 | evaluate | `evaluate.EvaluateConfig`, `evaluate.report_files` | `ml.evaluate.evaluate` |
@@ -16,7 +17,7 @@ Nothing here imports torch (an import-linter contract says so).
 """
 
 from .build import BuildRequest
-from .crawl import CrawlRequest
+from .crawl import CrawlClassesRequest, CrawlRequest
 from .evaluate import EvaluateConfig
 from .export import ExportConfig
 from .fields import Config, Setting
@@ -26,8 +27,8 @@ from .split import SplitConfig
 from .train import TrainConfig
 
 #: The operation configs by job kind (the web app's job kinds use the same names).
-CONFIGS: dict[str, type[Config]] = {"crawl": CrawlRequest, "split": SplitConfig, "train": TrainConfig,
+CONFIGS: dict[str, type[Config]] = {"crawl": CrawlRequest, "crawl_classes": CrawlClassesRequest, "split": SplitConfig, "train": TrainConfig,
                                     "evaluate": EvaluateConfig, "export": ExportConfig, "review": ReviewConfig}
 
-__all__ = ["CONFIGS", "BadName", "BuildRequest", "Config", "CrawlRequest", "EvaluateConfig", "ExportConfig", "ReviewConfig", "Setting", "SplitConfig",
+__all__ = ["CONFIGS", "BadName", "BuildRequest", "Config", "CrawlClassesRequest", "CrawlRequest", "EvaluateConfig", "ExportConfig", "ReviewConfig", "Setting", "SplitConfig",
            "TrainConfig", "check_name", "clean_name"]

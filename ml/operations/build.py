@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MLError
-from .crawl import CrawlRequest, split_keywords
+from .crawl import CrawlClassesRequest, CrawlRequest, split_keywords
 from .fields import N_, Config, setting
 from .names import clean_name
 from .train import TrainConfig
@@ -115,6 +115,11 @@ class BuildRequest(Config):
         if not langs:
             return None
         return {lang: [by_name[n].get(lang) or n for n in order] for lang in langs}
+
+    def crawl_classes(self, only: list[str] | None = None) -> CrawlClassesRequest:
+        """Every class crawled at once (or only the classes named in `only`), validated."""
+        wanted = [c for c in self.crawl_requests() if only is None or c.class_name in only]
+        return CrawlClassesRequest(classes=[c.to_dict() for c in wanted]).validate()
 
     def crawl_requests(self) -> list[CrawlRequest]:
         """One crawl per class (into the class's own folder), validated."""

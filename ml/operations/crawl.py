@@ -54,3 +54,31 @@ class CrawlRequest(Config):
         """A copy whose class name is filled in (the first keyword) and held to the name rule."""
         return replace(self, class_name=clean_name(self.class_name or self.keywords[0], "The class name",
                                                    code="bad_class_name"))
+
+
+@dataclass
+class CrawlClassesRequest(Config):
+    """Several classes crawled at once, within one set of polite limits (a build's crawl step): one `CrawlRequest` each."""
+
+    what = "crawl setting"
+
+    classes: list = setting(default_factory=list, web=True, required=True, cli=False,
+                            help='One crawl per class: [{"keywords": ["猫"], "class_name": "猫", "count": 30}, ...].')
+
+    def check(self) -> None:
+        if not isinstance(self.classes, list) or not self.classes:
+            raise MLError("Bad setting classes: give at least one class to crawl.", code="bad_config")
+        requests = []
+        for i, value in enumerate(self.classes):
+            if not isinstance(value, dict):
+                raise MLError(f"Bad setting classes: class {i + 1} must be a crawl setting object.", code="bad_config")
+            requests.append(CrawlRequest.from_dict(value, web=True).validate().with_class_name())
+        names = [r.class_name for r in requests]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise MLError(f"Bad setting classes: {', '.join(twice)} given twice.", code="bad_config")
+        self.classes = [r.to_dict() for r in requests]
+
+    def requests(self) -> list[CrawlRequest]:
+        """The classes as validated `CrawlRequest`s, class names filled in."""
+        return [CrawlRequest.from_dict(c).validate().with_class_name() for c in self.classes]

@@ -9,9 +9,11 @@ from flask_login import current_user
 
 from ml.operations import BuildRequest, TrainConfig
 
-from .. import builds
+from .. import builds, corrections
 from ..errors import AppError
+from ..extensions import db
 from ..i18n import _
+from ..models import ModelVersion
 from ..redis_conn import RedisUnavailable
 from . import bp
 from .forms import form_fields
@@ -78,7 +80,16 @@ def build_page(build_id: int):
     """The build's timeline: each step's state, progress, counts, elapsed time and estimate; cancel, retry, continue, activate."""
     row = builds.get_build(build_id)
     return render_template("admin/build_timeline.html", build=row, view=builds.build_view(row),
-                           review_url=review_url(row))
+                           review_url=review_url(row), retrain_pending=_corrections_since(row))
+
+
+def _corrections_since(build) -> int:
+    """Accepted corrections in the build's dataset that its activated model has not learnt (0 before activation)."""
+    activate = next(s for s in build.steps if s["name"] == "activate")
+    model = db.session.get(ModelVersion, build.model_id) if build.model_id else None
+    if activate["status"] != "finished" or model is None:
+        return 0
+    return corrections.accepted_since(build.dataset, model.created_at)
 
 
 @bp.get("/builds/<int:build_id>/state")
@@ -112,6 +123,13 @@ def retry_build(build_id: int):
 def continue_build(build_id: int):
     """After the review: split and train (POST); a GET (the review page's Continue link) shows the timeline's button."""
     if request.method == "GET":
+        # "Done reviewing" (a POST of its own) comes here: the build has seen it and gone on, or says what to press
+        row = builds.get_build(build_id)
+        review = next(s for s in row.steps if s["name"] == "review")
+        if review["status"] == "finished":
+            flash(_("Review done: the build goes on."), "success")
+        elif review["status"] == "waiting":
+            flash(_('The review is not marked done: press "Continue: split and train" when it is.'), "info")
         return redirect(url_for("admin.build_page", build_id=build_id, _anchor="step-review"))
     return _act(builds.continue_after_review, build_id, _("Review done: the build goes on."))
 

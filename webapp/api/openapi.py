@@ -68,7 +68,7 @@ SCHEMAS: dict[str, Any] = {
         "dataset_fingerprint": {"type": ["string", "null"], "description": "Administrators only"},
         "active": {"type": "boolean"}, "created_at": {"type": "string"}, "activated_at": {"type": ["string", "null"]}}},
     "Job": {"type": "object", "required": ["id", "kind", "status", "progress"], "properties": {
-        "id": {"type": "string"}, "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate", "review"]},
+        "id": {"type": "string"}, "kind": {"type": "string", "enum": ["crawl", "crawl_classes", "split", "train", "evaluate", "review"]},
         "queue": {"type": "string"}, "params": {"type": "object"},
         "status": {"type": "string", "enum": ["queued", "running", "finished", "failed", "cancelled"]},
         "stage": {"type": ["string", "null"]}, "progress": {"type": "number"}, "result": {"type": ["object", "null"]},
@@ -78,7 +78,7 @@ SCHEMAS: dict[str, Any] = {
         "started_at": {"type": ["string", "null"]}, "finished_at": {"type": ["string", "null"]}}},
     "JobEnvelope": {"type": "object", "required": ["job"], "properties": {"job": {"$ref": "#/components/schemas/Job"}}},
     "JobRequest": {"type": "object", "required": ["kind"], "properties": {
-        "kind": {"type": "string", "enum": ["crawl", "split", "train", "evaluate", "review"]},
+        "kind": {"type": "string", "enum": ["crawl", "crawl_classes", "split", "train", "evaluate", "review"]},
         "params": {"type": "object", "description": "The kind's params: <Kind>JobParams (built from ml.operations)"}}},
 }
 _JSON_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string", list: "array", dict: "object"}

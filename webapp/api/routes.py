@@ -125,7 +125,7 @@ def jobs():
 @bp.post("/jobs")
 @admin_required
 def start_job():
-    """Start a job: `{"kind": "crawl"|"split"|"train"|"evaluate"|"review", "params": {...}}`."""
+    """Start a job: `{"kind": "crawl"|"crawl_classes"|"split"|"train"|"evaluate"|"review", "params": {...}}`."""
     body = _body()
     row = tasks.enqueue(str(body.get("kind", "")), body.get("params") or {}, current_user)
     return jsonify(job=row.as_dict()), 202

@@ -66,6 +66,8 @@
       });
       if (changed) { window.location.reload(); return; }
       build.querySelector("[data-build-elapsed]").textContent = `${body.elapsed_s} s`;
+      const whole = build.querySelector("[data-build-left]");
+      if (whole && body.estimate) whole.textContent = String(body.estimate.remaining_s);
       body.steps.forEach((step) => {
         const item = document.getElementById(`step-${step.name}`);
         const bar = item.querySelector("[data-step-progress]");
