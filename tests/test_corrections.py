@@ -160,3 +160,48 @@ def test_queue_page_in_chinese(app, client, admin_client):
     page = admin_client.get("/admin/corrections", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "用纠错重新训练" in page and "等待审核" in page and "拒绝" in page
 
+
+
+def _deferred_ids(app) -> set[str]:
+    from webapp.redis_conn import all_queues
+
+    with app.app_context():
+        return {job_id for q in all_queues() for job_id in q.deferred_job_registry.get_job_ids()}
+
+
+WAITED_IN_VAIN = "The split it waited for failed, so this training did not start."
+
+
+def test_retrain_whose_split_fails_leaves_the_training_failed_not_queued(app, admin_client):
+    from tests.web_support import job_row, run_worker
+
+    (Path(app.config["DATA_DIR"]) / "empty").mkdir(parents=True)  # nothing to split: the split job fails
+    assert admin_client.post("/admin/corrections/retrain", data={"dataset": "empty"}).status_code == 302
+    by_kind = {j["kind"]: j for j in admin_client.get("/api/v1/jobs").get_json()["jobs"]}
+    assert by_kind["train"]["status"] == "queued" and by_kind["train"]["id"] in _deferred_ids(app)
+    run_worker(app)
+    # The split's end hook failed the training at once (the row, before any page reconciles it).
+    assert job_row(app, by_kind["train"]["id"])["error"] == {"code": "dependency_failed", "message": WAITED_IN_VAIN}
+    jobs = {j["kind"]: j for j in admin_client.get("/api/v1/jobs").get_json()["jobs"]}
+    assert jobs["split"]["status"] == "failed"
+    assert jobs["train"]["status"] == "failed", jobs["train"]
+    assert jobs["train"]["error"] == {"code": "dependency_failed", "message": WAITED_IN_VAIN}
+    assert _deferred_ids(app) == set()
+    page = admin_client.get(f"/admin/jobs/{jobs['train']['id']}").get_data(as_text=True)
+    assert WAITED_IN_VAIN in page
+
+
+def test_reconcile_fails_a_training_left_deferred_behind_a_failed_job(app):
+    """A split that fails without its end hook (here: RQ cannot even import it) is found by reconcile."""
+    from tests.web_support import enqueue_raw, job_state, run_worker
+    from webapp import tasks
+
+    (Path(app.config["DATA_DIR"]) / "pets").mkdir(parents=True)
+    split_id = enqueue_raw(app, "tests.web_support.no_such_job", {})
+    with app.app_context():
+        train_id = tasks.enqueue("train", {"dataset": "pets"}, depends_on=split_id).id
+    run_worker(app)
+    assert train_id in _deferred_ids(app)  # RQ's own behaviour: the dependent stays deferred
+    state = job_state(app, train_id)
+    assert state["status"] == "failed" and state["error"] == {"code": "dependency_failed", "message": WAITED_IN_VAIN}
+    assert _deferred_ids(app) == set()

@@ -21,7 +21,7 @@ from .extensions import db
 from .models import Dataset, Job, ModelVersion, utcnow
 from .redis_conn import get_redis
 from .registry import register_model
-from .tasks import cancel_key, worker_heartbeat
+from .tasks import abandon_dependents, cancel_key, worker_heartbeat
 
 #: Statuses after which the job has ended (the row gets its finished_at).
 ENDED = ("finished", "cancelled", "failed")
@@ -102,8 +102,18 @@ class WebJobHost:
         for key, value in fields.items():
             setattr(row, key, value)
         db.session.commit()
+        if status in ("failed", "cancelled"):
+            self._abandon_dependents(status)
         if status in ENDED:
             self._move_on_builds()
+
+    def _abandon_dependents(self, status: str) -> None:
+        """Fail the jobs queued to run after this one (`depends_on`): they will not start now; never fails the job."""
+        try:
+            abandon_dependents(self.job_id, status)
+        except Exception:  # reconcile finds them deferred behind a failed job instead
+            db.session.rollback()
+            self.app.logger.exception("Could not end the jobs waiting for job %s", self.job_id)
 
     def _move_on_builds(self) -> None:
         """Start the next step of the guided build this job belongs to (if any); never fails the job itself."""

@@ -14,9 +14,10 @@ from typing import Any
 
 import redis
 from flask import current_app
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus
+from rq.registry import DeferredJobRegistry
 from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
@@ -277,13 +278,73 @@ def _remove_partial_model(row: Job) -> None:
         shutil.rmtree(partial_model_dir(current_app.config["MODEL_DIR"], row.id), ignore_errors=True)
 
 
+#: How a job's kind reads in "The split it waited for failed, so this training did not start."
+_NOUNS = {"train": "training", "evaluate": "evaluation", "crawl_classes": "crawl"}
+#: Why a job ended without success, as that message says it.
+_ENDED = {JobStatus.FAILED: "failed", JobStatus.STOPPED: "was stopped", JobStatus.CANCELED: "was cancelled",
+          "failed": "failed", "cancelled": "was cancelled"}
+
+
+def _abandon(row: Job, rq_job: RQJob, waited_for: str, ended: str) -> None:
+    """Fail `row`, whose RQ job waits (deferred) for one that `ended` without success: RQ would leave it deferred
+    forever. It is cancelled in RQ and taken out of the DeferredJobRegistry, so no worker ever runs it."""
+    try:
+        rq_job.cancel(remove_from_dependencies=True)
+    except InvalidJobOperation:  # already cancelled
+        pass
+    DeferredJobRegistry(rq_job.origin, connection=rq_job.connection, serializer=JSONSerializer).remove(rq_job)
+    _fail(row, "dependency_failed", f"The {_NOUNS.get(waited_for, waited_for)} it waited for {ended}, "
+                                    f"so this {_NOUNS.get(row.kind, row.kind)} did not start.")
+
+
+def _waited_in_vain(rq_job: RQJob) -> tuple[str, str] | None:
+    """(kind, how it ended) of the job a deferred `rq_job` waits for when that one failed, stopped or was cancelled."""
+    for dep_id in rq_job.dependency_ids:
+        try:
+            status = RQJob.fetch(dep_id, connection=rq_job.connection, serializer=JSONSerializer).get_status(refresh=False)
+        except NoSuchJobError:
+            continue  # a finished dependency whose result expired: RQ enqueued the dependents then
+        if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            dep = db.session.get(Job, dep_id)
+            return (dep.kind if dep is not None else "job"), _ENDED[status]
+    return None
+
+
+def abandon_dependents(job_id: str, ended: str) -> int:
+    """Fail the jobs still waiting (RQ `depends_on`) for `job_id`, which `ended` ("failed", "cancelled"); how many.
+
+    Called when a job ends without success (`webapp.job_adapter`), before RQ finishes with it: a job
+    cancelled while running returns normally, and RQ would otherwise start its dependents.
+    """
+    conn = get_redis()
+    try:
+        parent = RQJob.fetch(job_id, connection=conn, serializer=JSONSerializer)
+    except NoSuchJobError:
+        return 0
+    parent_row = db.session.get(Job, job_id)
+    changed = 0
+    for dep_id in parent.dependent_ids:
+        row = db.session.get(Job, dep_id)
+        try:
+            rq_job = RQJob.fetch(dep_id, connection=conn, serializer=JSONSerializer)
+        except NoSuchJobError:
+            continue
+        if row is None or row.status != "queued" or rq_job.get_status(refresh=False) != JobStatus.DEFERRED:
+            continue
+        _abandon(row, rq_job, parent_row.kind if parent_row is not None else "job", _ENDED.get(ended, ended))
+        changed += 1
+    db.session.commit()
+    return changed
+
+
 def reconcile(rows: list[Job] | None = None) -> int:
     """Bring active job rows up to date with RQ; return how many ended; show the others' live progress.
 
     A row whose RQ job failed, was stopped or vanished gets its outcome. A killed worker (kill -9, OOM,
     machine lost) is RQ's to notice: its heartbeats stop, so its StartedJobRegistry entry expires and
     `cleanup()` moves the job to the FailedJobRegistry with AbandonedJobError; the row then says
-    `worker_lost` and the half-written model folder is removed. Rows still running get `row.live` from
+    `worker_lost` and the half-written model folder is removed. A job waiting for one that failed (RQ
+    leaves it deferred for ever) fails with dependency_failed (`_abandon`). Rows still running get `row.live` from
     their job.meta (never written to the database).
     """
     if rows is None:
@@ -316,6 +377,8 @@ def reconcile(rows: list[Job] | None = None) -> int:
                 _fail(row, row.error_code or "job_failed", row.error or f"The job failed: {last[0]}", tb)
         elif status in (JobStatus.STOPPED, JobStatus.CANCELED):
             row.status, row.finished_at = "cancelled", utcnow()
+        elif status == JobStatus.DEFERRED and (why := _waited_in_vain(rq_job)):
+            _abandon(row, rq_job, *why)
         elif rq_job is None:
             _fail(row, "job_lost", "The job disappeared from the queue (Redis was emptied or restarted).")
         else:
