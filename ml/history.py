@@ -50,6 +50,13 @@ def training_facts(model_path: str | os.PathLike) -> dict[str, Any]:
             "created": meta.get("created") if isinstance(meta.get("created"), str) else None}
 
 
+def training_config(model_path: str | os.PathLike) -> dict[str, Any]:
+    """Every training setting a model was made with (`<stem>.json`'s train_config, as resolved: the device it ran
+    on, the epochs and image size filled in); {} when the metadata has none."""
+    config = (_sidecar(model_path) or {}).get("train_config")
+    return dict(config) if isinstance(config, dict) else {}
+
+
 def training_history(model_path: str | os.PathLike) -> dict[str, Any] | None:
     """Per-epoch training figures of a model (from `<stem>.json`), or None when it has no record."""
     meta = _sidecar(model_path)
@@ -66,4 +73,4 @@ def training_history(model_path: str | os.PathLike) -> dict[str, Any] | None:
     return {"epochs": epochs, "best_epoch": meta.get("best_epoch"), "train_seconds": _number(meta.get("train_seconds"))}
 
 
-__all__ = ["CURVE_KEYS", "RECIPE_KEYS", "training_facts", "training_history"]
+__all__ = ["CURVE_KEYS", "RECIPE_KEYS", "training_config", "training_facts", "training_history"]

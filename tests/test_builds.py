@@ -315,8 +315,11 @@ def test_after_activation_the_timeline_offers_retrain_with_corrections(app, admi
     page = admin_client.get("/admin/builds/1?lang=en").get_data(as_text=True)
     assert 'id="build-retrain"' in page and "1 accepted corrections went into dataset pets" in page
     assert 'action="/admin/corrections/retrain"' in page and 'name="dataset" value="pets"' in page
-    response = admin_client.post("/admin/corrections/retrain", data={"dataset": "pets"})  # the model page's action
+    assert 'name="model_id" value="1"' in page and "this model has no recorded recipe" in page
+    response = admin_client.post("/admin/corrections/retrain", data={"dataset": "pets", "model_id": "1"})
     assert response.status_code == 302
+    flashed = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    assert "with the default recipe, as model pets has no recorded recipe" in flashed
     with app.app_context():
         jobs = db.session.execute(db.select(Job).order_by(Job.created_at)).scalars().all()
         assert [(j.kind, j.params["dataset"]) for j in jobs] == [("split", "pets"), ("train", "pets")]

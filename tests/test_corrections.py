@@ -205,3 +205,88 @@ def test_reconcile_fails_a_training_left_deferred_behind_a_failed_job(app):
     state = job_state(app, train_id)
     assert state["status"] == "failed" and state["error"] == {"code": "dependency_failed", "message": WAITED_IN_VAIN}
     assert _deferred_ids(app) == set()
+
+
+RECIPE = {"arch": "resnet18", "pretrained": "none", "mode": "linear", "epochs": 3, "lr": 0.01, "batch_size": 8,
+          "seed": 7, "image_size": 64, "label_smoothing": 0.0, "patience": 2, "device": "cpu"}
+
+
+def _trained_model(app, *, job_params=None, sidecar=None, name="made", active=False) -> int:
+    """A model version made by a train job with `job_params` (or by none), with `sidecar` as its <stem>.json."""
+    import json
+    import uuid
+
+    from webapp.extensions import db
+    from webapp.models import Job, ModelVersion
+
+    with app.app_context():
+        job_id = None
+        if job_params is not None:
+            job = Job(id=uuid.uuid4().hex, kind="train", queue="train", params=job_params, status="finished", log="")
+            db.session.add(job)
+            job_id = job.id
+        path = Path(app.instance_path) / f"{name}.pt"
+        if sidecar is not None:
+            path.with_suffix(".json").write_text(json.dumps(sidecar), encoding="utf-8")
+        row = ModelVersion(name=name, path=str(path), classes=["cat", "dog"], job_id=job_id, is_active=active)
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def _train_params(admin_client) -> tuple[dict, str]:
+    """The queued training's params, and the flash the retrain answered with."""
+    jobs = {j["kind"]: j for j in admin_client.get("/api/v1/jobs").get_json()["jobs"]}
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    return jobs["train"]["params"], page
+
+
+def test_retrain_from_a_model_page_reuses_the_recipe_of_its_training_job(app, admin_client):
+    _dataset(app)
+    model_id = _trained_model(app, job_params={"dataset": "pets", **RECIPE})
+    page = admin_client.get(f"/admin/models/{model_id}").get_data(as_text=True)
+    assert f'name="model_id" value="{model_id}"' in page and "arch=resnet18" in page
+    response = admin_client.post("/admin/corrections/retrain?lang=en", data={"dataset": "pets", "model_id": str(model_id)})
+    assert response.status_code == 302
+    params, flashed = _train_params(admin_client)
+    assert params == {"dataset": "pets", **RECIPE}
+    assert "with the recipe of model made" in flashed
+
+
+def test_retrain_reads_the_recipe_from_the_model_metadata_without_its_job(app, admin_client):
+    _dataset(app)
+    # What training writes beside the model: the resolved config, with settings no form may set.
+    ran = {**RECIPE, "device": "cuda", "optimizer": "adam", "name": "made", "weights_file": None}
+    model_id = _trained_model(app, sidecar={"train_config": ran})
+    admin_client.post("/admin/corrections/retrain?lang=en", data={"dataset": "pets", "model_id": str(model_id)})
+    params, _flashed = _train_params(admin_client)
+    assert params == {"dataset": "pets", **RECIPE, "device": "auto"}  # where it ran is not a recipe
+
+
+def test_retrain_from_a_model_without_a_recipe_says_it_uses_the_default(app, admin_client):
+    from ml.operations import TrainConfig
+
+    _dataset(app)
+    model_id = _trained_model(app, sidecar={"train_config": {"arch": "no-such-arch"}})  # refused: counts as none
+    page = admin_client.get(f"/admin/models/{model_id}?lang=en").get_data(as_text=True)
+    assert "this model has no recorded recipe" in page
+    assert "这个模型没有记录配方" in admin_client.get(f"/admin/models/{model_id}?lang=zh").get_data(as_text=True)
+    admin_client.post("/admin/corrections/retrain?lang=en", data={"dataset": "pets", "model_id": str(model_id)})
+    params, flashed = _train_params(admin_client)
+    defaults = TrainConfig()
+    assert params == {"dataset": "pets", **{s.name: getattr(defaults, s.name) for s in TrainConfig.web_settings()}}
+    assert "with the default recipe, as model made has no recorded recipe" in flashed
+
+
+def test_retrain_from_the_queue_uses_the_active_model_recipe_only_for_its_dataset(app, admin_client):
+    _dataset(app)
+    (Path(app.config["DATA_DIR"]) / "birds" / "owl").mkdir(parents=True)
+    _trained_model(app, job_params={"dataset": "pets", **RECIPE}, active=True)
+    admin_client.post("/admin/corrections/retrain?lang=en", data={"dataset": "pets"})
+    params, flashed = _train_params(admin_client)
+    assert params == {"dataset": "pets", **RECIPE} and "with the recipe of model made" in flashed
+    admin_client.post("/admin/corrections/retrain?lang=zh", data={"dataset": "birds"})
+    jobs = [j for j in admin_client.get("/api/v1/jobs").get_json()["jobs"] if j["kind"] == "train"]
+    birds = next(j for j in jobs if j["params"]["dataset"] == "birds")
+    assert birds["params"]["arch"] != "resnet18"  # the default recipe: the active model learnt another dataset
+    assert "使用默认配方：先划分" in admin_client.get("/admin/?lang=zh").get_data(as_text=True)

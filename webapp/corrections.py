@@ -5,6 +5,9 @@ prediction itself), so only pictures someone asked us to keep are stored. Each i
 the public pixel limit and re-encoded as a JPEG no larger than STORED_SIDE, under
 CORRECTIONS_DIR/<id>.jpg; at most CORRECTIONS_MAX_PENDING wait at once. Accepting copies the
 picture into DATA_DIR/<dataset>/<class>/ (logged like every dataset edit); rejecting deletes it.
+
+Retraining from a model reuses that model's recipe (`recorded_recipe`): the web settings of its
+training job, else those in the metadata beside its file; the default recipe when neither is recorded.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from pathlib import Path
 
 from flask import current_app
 
+from ml.errors import MLError
 from ml.files import write_bytes_atomic
+from ml.operations import TrainConfig
 
 from .errors import AppError, InvalidParams, NotFound
 from .extensions import db
-from .models import Correction, ModelVersion, User, utcnow
+from .models import Correction, Job, ModelVersion, User, utcnow
 
 #: Longest side of a stored correction picture (enough to train on at any input size we use).
 STORED_SIDE = 1024
@@ -140,3 +145,32 @@ def datasets_with_class(cls: str) -> list[str]:
 
     base = Path(current_app.config["DATA_DIR"])
     return sorted(dataset_names(base), key=lambda name: not (base / name / cls).is_dir())
+
+
+#: Where `recorded_recipe` found a model's recipe: its training job's row, the metadata beside its file, nowhere.
+RECIPE_FROM_JOB, RECIPE_FROM_METADATA, NO_RECIPE = "job", "metadata", "none"
+
+
+def recorded_recipe(model: ModelVersion) -> tuple[dict, str]:
+    """(the web-settable training settings `model` was made with, where they were found); ({}, NO_RECIPE) without.
+
+    The training job's params say what was asked; the metadata (`ml.history.training_config`) says
+    what ran, so its device (where it ran) is left out: the new run picks its own. A recipe the
+    declaration no longer accepts (an architecture since removed) counts as none.
+    """
+    from ml.history import training_config
+
+    web = {s.name for s in TrainConfig.web_settings()}
+    job = db.session.get(Job, model.job_id) if model.job_id else None
+    found = [(RECIPE_FROM_JOB, job.params or {})] if job is not None and job.kind == "train" else []
+    found.append((RECIPE_FROM_METADATA, {k: v for k, v in training_config(model.path).items() if k != "device"}))
+    for source, settings in found:
+        recipe = {k: v for k, v in settings.items() if k in web}
+        if not recipe:
+            continue
+        try:
+            config = TrainConfig.from_dict(recipe, web=True).validate()
+        except MLError:
+            continue
+        return {k: getattr(config, k) for k in recipe}, source
+    return {}, NO_RECIPE

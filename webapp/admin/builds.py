@@ -79,8 +79,11 @@ def review_url(build) -> str:
 def build_page(build_id: int):
     """The build's timeline: each step's state, progress, counts, elapsed time and estimate; cancel, retry, continue, activate."""
     row = builds.get_build(build_id)
+    pending = _corrections_since(row)
+    model = db.session.get(ModelVersion, row.model_id) if pending else None
     return render_template("admin/build_timeline.html", build=row, view=builds.build_view(row),
-                           review_url=review_url(row), retrain_pending=_corrections_since(row))
+                           review_url=review_url(row), retrain_pending=pending,
+                           retrain_recipe=corrections.recorded_recipe(model) if model is not None else ({}, ""))
 
 
 def _corrections_since(build) -> int:

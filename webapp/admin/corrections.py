@@ -8,11 +8,12 @@ from flask_login import current_user
 from ml.errors import MLError
 
 from .. import corrections, tasks
-from ..errors import AppError
+from ..errors import AppError, NotFound
 from ..extensions import db
 from ..i18n import _
-from ..models import Correction
+from ..models import Correction, ModelVersion
 from ..redis_conn import RedisUnavailable
+from ..registry import active_model
 from . import bp
 
 
@@ -60,16 +61,48 @@ def reject_correction(correction_id: int):
     return redirect(url_for("admin.corrections_queue"))
 
 
+def _retrain_model(dataset: str) -> ModelVersion | None:
+    """The model whose recipe a retrain reuses: the form's model_id, else the active model if it was trained on `dataset`."""
+    from ml.evaluations import evaluation_reports
+
+    from .model_page import dataset_of
+
+    raw = request.form.get("model_id", "")
+    if raw:
+        row = db.session.get(ModelVersion, int(raw)) if raw.isdigit() else None
+        if row is None:
+            raise NotFound(f"There is no model version {raw!r}.")
+        return row
+    active = active_model()
+    if active is not None and dataset_of(active, evaluation_reports(active.path)) == dataset:
+        return active
+    return None
+
+
 @bp.post("/corrections/retrain")
 def retrain_with_corrections():
-    """Split the dataset again (accepted pictures join it), then train on it: two jobs, the second after the first."""
+    """Split the dataset again (accepted pictures join it), then train on it: two jobs, the second after the first.
+
+    The training reuses the recipe of the model it came from (the model page, the build timeline send
+    model_id; the queue page: the active model when it was trained on that dataset), else the default one.
+    """
     dataset = request.form.get("dataset", "")
     try:
+        model = _retrain_model(dataset)
+        recipe, source = corrections.recorded_recipe(model) if model is not None else ({}, corrections.NO_RECIPE)
         split = tasks.enqueue("split", {"dataset": dataset}, current_user)
-        train = tasks.enqueue("train", {"dataset": dataset}, current_user, depends_on=split.id)
+        train = tasks.enqueue("train", {"dataset": dataset, **recipe}, current_user, depends_on=split.id)
     except (AppError, RedisUnavailable) as exc:
         flash(exc.message, "error")
         return redirect(request.referrer or url_for("admin.corrections_queue"))
-    flash(_("Retraining started: split %(split)s, then train %(train)s.", split=split.id[:8], train=train.id[:8]),
-          "success")
+    ids = {"split": split.id[:8], "train": train.id[:8]}
+    if source != corrections.NO_RECIPE:
+        flash(_("Retraining started with the recipe of model %(name)s: split %(split)s, then train %(train)s.",
+                name=model.name, **ids), "success")
+    elif model is not None:
+        flash(_("Retraining started with the default recipe, as model %(name)s has no recorded recipe: "
+                "split %(split)s, then train %(train)s.", name=model.name, **ids), "success")
+    else:
+        flash(_("Retraining started with the default recipe: split %(split)s, then train %(train)s.", **ids),
+              "success")
     return redirect(url_for("admin.index", _anchor="jobs"))

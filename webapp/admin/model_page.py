@@ -82,4 +82,5 @@ def model_page(model_id: int):
                            rollback_to=rollback_target() if row.is_active else None,
                            others=[m for m in list_models() if m.id != row.id], retrain_dataset=dataset,
                            retrain_pending=corrections.accepted_since(dataset, row.created_at) if dataset else None,
+                           retrain_recipe=corrections.recorded_recipe(row),
                            datasets=[] if dataset else corrections.datasets_with_class(""))
