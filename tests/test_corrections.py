@@ -290,3 +290,22 @@ def test_retrain_from_the_queue_uses_the_active_model_recipe_only_for_its_datase
     birds = next(j for j in jobs if j["params"]["dataset"] == "birds")
     assert birds["params"]["arch"] != "resnet18"  # the default recipe: the active model learnt another dataset
     assert "使用默认配方：先划分" in admin_client.get("/admin/?lang=zh").get_data(as_text=True)
+
+
+def test_a_split_cancelled_while_running_does_not_start_the_training_after_it(app):
+    """A cancelled job returns normally, so RQ would start its dependents: the end hook cancels them first."""
+    from tests.web_support import enqueue_raw, job_row, run_worker
+    from webapp import tasks
+    from webapp.redis_conn import get_redis
+
+    (Path(app.config["DATA_DIR"]) / "pets").mkdir(parents=True)
+    split_id = enqueue_raw(app, "tests.web_support.slow_job", {"steps": 50, "delay": 0.01})
+    with app.app_context():
+        train_id = tasks.enqueue("train", {"dataset": "pets"}, depends_on=split_id).id
+        get_redis().set(tasks.cancel_key(split_id), "1")  # Cancel pressed: the running split stops at its next step
+    run_worker(app)  # burst: would also run the training, had RQ enqueued it
+    assert job_row(app, split_id)["status"] == "cancelled"
+    train = job_row(app, train_id)
+    assert train["status"] == "failed" and train["started_at"] is None
+    assert train["error"]["message"] == "The split it waited for was cancelled, so this training did not start."
+    assert _deferred_ids(app) == set()
