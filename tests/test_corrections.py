@@ -208,7 +208,7 @@ def test_reconcile_fails_a_training_left_deferred_behind_a_failed_job(app):
 
 
 RECIPE = {"arch": "resnet18", "pretrained": "none", "mode": "linear", "epochs": 3, "lr": 0.01, "batch_size": 8,
-          "seed": 7, "image_size": 64, "label_smoothing": 0.0, "patience": 2, "device": "cpu"}
+          "seed": 7, "image_size": 64, "label_smoothing": 0.0, "patience": 2}
 
 
 def _trained_model(app, *, job_params=None, sidecar=None, name="made", active=False) -> int:
@@ -236,20 +236,22 @@ def _trained_model(app, *, job_params=None, sidecar=None, name="made", active=Fa
 
 def _train_params(admin_client) -> tuple[dict, str]:
     """The queued training's params, and the flash the retrain answered with."""
-    jobs = {j["kind"]: j for j in admin_client.get("/api/v1/jobs").get_json()["jobs"]}
+    queued = [j for j in admin_client.get("/api/v1/jobs").get_json()["jobs"]
+              if j["kind"] == "train" and j["status"] != "finished"]  # not the finished job that made the model
+    assert len(queued) == 1, queued
     page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
-    return jobs["train"]["params"], page
+    return queued[0]["params"], page
 
 
 def test_retrain_from_a_model_page_reuses_the_recipe_of_its_training_job(app, admin_client):
     _dataset(app)
-    model_id = _trained_model(app, job_params={"dataset": "pets", **RECIPE})
+    model_id = _trained_model(app, job_params={"dataset": "pets", **RECIPE, "device": "cuda"})
     page = admin_client.get(f"/admin/models/{model_id}").get_data(as_text=True)
     assert f'name="model_id" value="{model_id}"' in page and "arch=resnet18" in page
     response = admin_client.post("/admin/corrections/retrain?lang=en", data={"dataset": "pets", "model_id": str(model_id)})
     assert response.status_code == 302
     params, flashed = _train_params(admin_client)
-    assert params == {"dataset": "pets", **RECIPE}
+    assert params == {"dataset": "pets", **RECIPE, "device": "auto"}  # asked for cuda; the new run picks its own
     assert "with the recipe of model made" in flashed
 
 
@@ -284,7 +286,7 @@ def test_retrain_from_the_queue_uses_the_active_model_recipe_only_for_its_datase
     _trained_model(app, job_params={"dataset": "pets", **RECIPE}, active=True)
     admin_client.post("/admin/corrections/retrain?lang=en", data={"dataset": "pets"})
     params, flashed = _train_params(admin_client)
-    assert params == {"dataset": "pets", **RECIPE} and "with the recipe of model made" in flashed
+    assert params == {"dataset": "pets", **RECIPE, "device": "auto"} and "with the recipe of model made" in flashed
     admin_client.post("/admin/corrections/retrain?lang=zh", data={"dataset": "birds"})
     jobs = [j for j in admin_client.get("/api/v1/jobs").get_json()["jobs"] if j["kind"] == "train"]
     birds = next(j for j in jobs if j["params"]["dataset"] == "birds")

@@ -155,8 +155,9 @@ def recorded_recipe(model: ModelVersion) -> tuple[dict, str]:
     """(the web-settable training settings `model` was made with, where they were found); ({}, NO_RECIPE) without.
 
     The training job's params say what was asked; the metadata (`ml.history.training_config`) says
-    what ran, so its device (where it ran) is left out: the new run picks its own. A recipe the
-    declaration no longer accepts (an architecture since removed) counts as none.
+    what ran. The device is never reused (a model trained on a GPU machine must retrain on a laptop
+    without one): the new run picks its own. A recipe the declaration no longer accepts (an
+    architecture since removed) counts as none.
     """
     from ml.history import training_config
 
@@ -165,7 +166,7 @@ def recorded_recipe(model: ModelVersion) -> tuple[dict, str]:
     found = [(RECIPE_FROM_JOB, job.params or {})] if job is not None and job.kind == "train" else []
     found.append((RECIPE_FROM_METADATA, {k: v for k, v in training_config(model.path).items() if k != "device"}))
     for source, settings in found:
-        recipe = {k: v for k, v in settings.items() if k in web}
+        recipe = {k: v for k, v in settings.items() if k in web and k != "device"}
         if not recipe:
             continue
         try:
