@@ -168,6 +168,16 @@ def login(page, base: str, username: str, password: str) -> None:
     page.wait_for_url("**/admin/")
 
 
+def admin_at_phone_width(app, page, base: str, password: str, username: str = "admin") -> None:
+    """Create an administrator, set a 375 px wide phone viewport, and log in as them."""
+    from webapp.auth import create_user
+
+    with app.app_context():
+        create_user(username, password)
+    page.set_viewport_size({"width": 375, "height": 740})
+    login(page, base, username, password)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A real (tiny) model file trained once per session on a synthetic 3-class dataset."""

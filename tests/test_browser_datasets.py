@@ -65,7 +65,6 @@ OVERFLOW = browser_support.OVERFLOW
 
 def test_grid_pages_filters_and_bulk_trashes_by_keyboard_at_phone_width(app, live_server, page, tmp_path):
     from ml.dataset import read_split, split
-    from webapp.auth import create_user
 
     app.config["THUMB_DIR"] = str(tmp_path / "thumbs")
     app.config["DATASET_PAGE_SIZE"] = 4
@@ -77,14 +76,7 @@ def test_grid_pages_filters_and_bulk_trashes_by_keyboard_at_phone_width(app, liv
     train = sorted(rel.split("/")[-1] for rel, label in rows if classes[label] == dog)
     assert len(train) > 8  # three pages of four
 
-    with app.app_context():
-        create_user("admin", PASSWORD)
-    page.set_viewport_size({"width": 375, "height": 740})
-    page.goto(live_server.url + "/admin/login?lang=en")
-    page.fill("#username", "admin")
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/admin/")
+    browser_support.admin_at_phone_width(app, page, live_server.url, PASSWORD)
 
     page.goto(live_server.url + "/datasets/animals/")
     page.wait_for_function("() => [...document.querySelectorAll('.card-thumbs img')].length === 8"

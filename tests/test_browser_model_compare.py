@@ -19,17 +19,8 @@ PASSWORD = "browser-test-password"
 
 
 def test_compare_two_models_at_phone_width_by_keyboard_in_both_languages(app, live_server, page, tmp_path):
-    from webapp.auth import create_user
-
     a, b, _oos_a, _oos_b = _pair(app, tmp_path)
-    with app.app_context():
-        create_user("admin", PASSWORD)
-    page.set_viewport_size({"width": 375, "height": 740})
-    page.goto(live_server.url + "/admin/login?lang=en")
-    page.fill("#username", "admin")
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/admin/")
+    browser_support.admin_at_phone_width(app, page, live_server.url, PASSWORD)
     page.goto(live_server.url + "/admin/models?lang=en")
     page.focus("#compare-a")
     page.keyboard.press("Tab")

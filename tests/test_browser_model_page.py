@@ -16,17 +16,8 @@ PASSWORD = "browser-test-password"
 
 
 def test_model_page_draws_curves_at_phone_width_in_both_languages(app, live_server, page, tmp_path):
-    from webapp.auth import create_user
-
     model_id = _register(app, tmp_path / "shipped")
-    with app.app_context():
-        create_user("admin", PASSWORD)
-    page.set_viewport_size({"width": 375, "height": 740})
-    page.goto(live_server.url + "/admin/login?lang=en")
-    page.fill("#username", "admin")
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/admin/")
+    browser_support.admin_at_phone_width(app, page, live_server.url, PASSWORD)
     for lang in ("en", "zh"):
         page.goto(live_server.url + f"/admin/models/{model_id}?lang={lang}")
         box = page.eval_on_selector("[data-chart=loss] polyline[data-key=loss]", "p => p.getBoundingClientRect().toJSON()")

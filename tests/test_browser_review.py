@@ -24,22 +24,13 @@ def _focused_path(page) -> str | None:
 
 
 def test_review_by_keyboard_at_phone_width(app, live_server, page, tmp_path):
-    from webapp.auth import create_user
-
     app.config["THUMB_DIR"] = str(tmp_path / "thumbs")
     root = make_dataset(Path(app.config["DATA_DIR"]) / "pets", {"cat": 5, "dog": 4}, coloured=True)
     write_suspects(root, {"version": 1, "time": "2026-01-01T00:00:00+00:00", "classes": ["cat", "dog"], "checked": 9,
                           "features": {"kind": "backbone", "name": "efficientnet_lite0", "size": 128},
                           "suspects": {"cat/0003.jpg": {"reasons": ["closer_to"], "nearest": "dog", "score": 2.0},
                                        "cat/0001.jpg": {"reasons": ["far"], "nearest": None, "score": 1.0}}})
-    with app.app_context():
-        create_user("admin", PASSWORD)
-    page.set_viewport_size({"width": 375, "height": 740})
-    page.goto(live_server.url + "/admin/login?lang=en")
-    page.fill("#username", "admin")
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/admin/")
+    browser_support.admin_at_phone_width(app, page, live_server.url, PASSWORD)
 
     page.goto(live_server.url + "/datasets/pets/review?next=/admin/")
     page.wait_for_function("() => [...document.querySelectorAll('#review-grid img')].every(i => i.complete && i.naturalWidth > 0)")
