@@ -126,11 +126,10 @@ def app(tmp_path, embedded_redis):
     _teardown(app)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_app(request, tmp_path, embedded_redis):
-    """The app on SQLite, then on PostgreSQL (a schema per test) when PostgreSQL answers."""
-    if request.param == "sqlite":
-        app = make_app(tmp_path, redis=embedded_redis)
+def app_on(database: str, tmp_path, redis, **settings):
+    """Yield an app on `database` ("sqlite", or "postgresql" in a schema of its own, dropped after), torn down after."""
+    if database == "sqlite":
+        app = make_app(tmp_path, redis=redis, **settings)
         yield app
         _teardown(app)
         return
@@ -143,12 +142,19 @@ def db_app(request, tmp_path, embedded_redis):
     plain = url.replace("+psycopg", "")
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    app = make_app(tmp_path, database_url=url, redis=embedded_redis,
-                   engine_options={"pool_pre_ping": True, "connect_args": {"options": f"-csearch_path={schema}"}})
+    app = make_app(tmp_path, database_url=url, redis=redis,
+                   engine_options={"pool_pre_ping": True, "connect_args": {"options": f"-csearch_path={schema}"}},
+                   **settings)
     yield app
     _teardown(app)
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_app(request, tmp_path, embedded_redis):
+    """The app on SQLite, then on PostgreSQL (a schema per test) when PostgreSQL answers."""
+    yield from app_on(request.param, tmp_path, embedded_redis)
 
 
 @pytest.fixture

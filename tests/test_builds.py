@@ -12,7 +12,7 @@ import pytest
 
 from ml.errors import MLError
 from ml.operations import BuildRequest, TrainConfig
-from tests.conftest import TINY_TRAIN, make_app, postgres_url
+from tests.conftest import TINY_TRAIN, app_on
 from tests.fakebaidu import start_fake_baidu
 from tests.web_support import run_worker
 from webapp import builds
@@ -35,46 +35,18 @@ CRAWL = {"page_delay": 0, "backoff": 0.01, "workers": 4, "allow_networks": ["127
 REVIEW = {"backbone": "efficientnet_lite0", "image_size": 64}
 
 
-def _sqlite_app(tmp_path, redis, fake):
-    app = make_app(tmp_path, redis=redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL, REVIEW_OPTIONS=REVIEW)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
 @pytest.fixture
 def app(tmp_path, embedded_redis, fake):
     """The app on SQLite, crawling from the fake Baidu."""
-    yield from _sqlite_app(tmp_path, embedded_redis, fake)
+    yield from app_on("sqlite", tmp_path, embedded_redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL,
+                      REVIEW_OPTIONS=REVIEW)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_app(request, tmp_path, embedded_redis, fake):
     """The app on SQLite, then on PostgreSQL (a schema of its own) when it answers: the steps are JSON that changes."""
-    if request.param == "sqlite":
-        yield from _sqlite_app(tmp_path, embedded_redis, fake)
-        return
-    import uuid
-
-    url = postgres_url()
-    if url is None:
-        pytest.skip("PostgreSQL is not reachable")
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    plain = url.replace("+psycopg", "")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    pg = make_app(tmp_path, database_url=url, redis=embedded_redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL,
-                  REVIEW_OPTIONS=REVIEW,
-                  engine_options={"pool_pre_ping": True, "connect_args": {"options": f"-csearch_path={schema}"}})
-    yield pg
-    with pg.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    yield from app_on(request.param, tmp_path, embedded_redis, CRAWL_BASE_URL=fake.base_url, CRAWL_OPTIONS=CRAWL,
+                      REVIEW_OPTIONS=REVIEW)
 
 
 @pytest.fixture
