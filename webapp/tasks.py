@@ -87,14 +87,19 @@ def _train_params(p: dict) -> dict:
     return {"dataset": _existing_dataset(p), **_web_config(TrainConfig, p, ("dataset",))}
 
 
-def _evaluate_params(p: dict) -> dict:
-    raw = p.get("model_id")
+def _existing_model_id(raw: Any) -> int:
+    """`raw` as the id of a registered model version, or InvalidParams saying why not."""
     try:
         model_id = int(raw)
     except (TypeError, ValueError):
         raise InvalidParams(f"model_id must be a number, not {raw!r}.") from None
     if db.session.get(ModelVersion, model_id) is None:
         raise InvalidParams(f"There is no model version {model_id}.")
+    return model_id
+
+
+def _evaluate_params(p: dict) -> dict:
+    model_id = _existing_model_id(p.get("model_id"))
     return {"model_id": model_id, "dataset": _existing_dataset(p),
             **_web_config(EvaluateConfig, p, ("model_id", "dataset"))}
 
@@ -106,12 +111,7 @@ def _review_params(p: dict) -> dict:
         row = active_model() if p.get("use_active", True) else None
         model_id = row.id if row is not None else None
     else:
-        try:
-            model_id = int(raw)
-        except (TypeError, ValueError):
-            raise InvalidParams(f"model_id must be a number, not {raw!r}.") from None
-        if db.session.get(ModelVersion, model_id) is None:
-            raise InvalidParams(f"There is no model version {model_id}.")
+        model_id = _existing_model_id(raw)
     return {"dataset": _existing_dataset(p), **({"model_id": model_id} if model_id is not None else {}),
             **_web_config(ReviewConfig, p, ("dataset", "model_id", "use_active"))}
 
