@@ -471,7 +471,12 @@ def table(results: dict) -> str:
     a = results.get("agreement")
     if a:
         lines.append(f"\nReduced vs full decoding on {a['photos']} {a['source']} phone photos: max |Δp| {a['max_abs_diff']}, "
-                     f"mean of per-photo max {a['mean_max_abs_diff']}, top-1 the same on {a['top1_agree']}.")
+                     f"mean of per-photo max {a['mean_max_abs_diff']}, within 1 point on {a.get('within_1pt')}, "
+                     f"top-1 the same on {a['top1_agree']}.")
+        r = a.get("resaved_q91")
+        if r:
+            lines.append(f"For scale, the same photos saved once more at JPEG quality 91 (full decoding both): max |Δp| "
+                         f"{r['max_abs_diff']}, mean of per-photo max {r['mean_max_abs_diff']}, within 1 point on {r['within_1pt']}.")
     return "\n".join(lines)
 
 
