@@ -84,6 +84,21 @@ def out_of_source_section(path: Path) -> list[str]:
     return lines
 
 
+def _augmentation(cfg: dict) -> str:
+    if not cfg.get("augment"):
+        return "off"
+    if cfg.get("mode") == "last_stages":
+        return "on (each training picture cached as its centre, its mirror and 2 random resized crops)"
+    return "on"
+
+
+def _where(meta: dict) -> str:
+    device = meta.get("device") or {}
+    if device.get("type") in ("cuda", "mps"):
+        return f"{device.get('name') or device['type']}" + (" (mixed precision)" if device.get("amp") else "")
+    return f"{os.cpu_count()} CPU cores without a GPU"
+
+
 def render_model_card(
     model_path: str | os.PathLike, *, command: str, data_source: str, limits: list[str], wall_seconds: float | None = None
 ) -> str:
@@ -130,11 +145,12 @@ def render_model_card(
         + (f"(backbone × {cfg.get('backbone_lr_factor')})" if cfg.get("mode") in ("finetune", "last_stages") else "")
         + ", "
         + f"batch {cfg.get('batch_size')}, {cfg.get('schedule')} "
-        f"schedule, augmentation {'on' if cfg.get('augment') else 'off'}; best epoch {meta.get('best_epoch')} "
-        "by validation accuracy.",
+        f"schedule, augmentation {_augmentation(cfg)}; best epoch {meta.get('best_epoch')} "
+        "by validation accuracy"
+        + (f", then averaged with its start (WiSE-FT, alpha {meta['wise']['alpha']})" if meta.get("wise") else "") + ".",
         f"- Training time: {meta.get('train_seconds', 'n/a')} s of epochs"
         + (f", {wall_seconds:.0f} s for the whole command (decoding, caching, evaluation)" if wall_seconds else "")
-        + f", on {os.cpu_count()} CPU cores without a GPU; created {meta.get('created')}.",
+        + f", on {_where(meta)}; created {meta.get('created')}.",
         "- Libraries: " + ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items()),
         f"- Files: `{path.name}` ({_size(path)}), `{onnx_path.name}` ({_size(onnx_path)}); weights stored "
         f"as {meta.get('storage', 'float32')}, computed in float32.",

@@ -45,6 +45,27 @@ def normalise(batch_hwc: np.ndarray, mean: Sequence[float], std: Sequence[float]
     return out
 
 
+def random_resized_crop(square: np.ndarray, rng: np.random.Generator, scale: tuple[float, float] = (0.35, 1.0)
+                        ) -> np.ndarray:
+    """A random crop of `scale` of a square HWC uint8 picture's area (aspect 3/4 to 4/3), resized back to
+    the same square, mirrored half the time; the picture itself when ten draws find no crop that fits.
+
+    What `--mode last_stages` adds to each training picture's centre and mirrored views (two such
+    crops, bench/recipes_loso.py), so that the cached feature maps cover more than one framing.
+    """
+    size = square.shape[0]
+    img = Image.fromarray(square)
+    for _ in range(10):
+        area = size * size * rng.uniform(*scale)
+        ratio = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+        cw, ch = int(round(np.sqrt(area * ratio))), int(round(np.sqrt(area / ratio)))
+        if cw <= size and ch <= size:
+            x, y = rng.integers(0, size - cw + 1), rng.integers(0, size - ch + 1)
+            out = np.asarray(img.resize((size, size), Image.Resampling.BILINEAR, box=(x, y, x + cw, y + ch)))
+            return out[:, ::-1] if rng.random() < 0.5 else out
+    return square
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax in float64 for stable probabilities."""
     z = logits.astype(np.float64)

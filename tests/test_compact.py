@@ -69,3 +69,19 @@ def test_shrink_and_card_commands_fail_clearly_on_a_missing_model(runner, tmp_pa
         result = runner.invoke(args=args)
         assert result.exit_code == 1
         assert "Model file not found" in result.output
+
+
+def test_model_card_names_the_weakest_out_of_source_source_from_the_measured_report(model_pair, runner):
+    import json as _json
+
+    report = model_pair.with_name(f"{model_pair.stem}.out_of_source.metrics.json")
+    per_source = {"site-a": {"count": 40, "accuracy": 0.975, "per_class": {"猫": {}, "狗": {}}},
+                  "site-b": {"count": 12, "accuracy": 0.8333, "per_class": {"牛": {}}}}
+    report.write_text(_json.dumps({"per_source": per_source}), encoding="utf-8")
+    try:
+        result = runner.invoke(args=["model-card", str(model_pair), "--command", "x"])
+        assert result.exit_code == 0, result.output
+        card = model_pair.with_name("MODEL_CARD.md").read_text(encoding="utf-8")
+        assert "(site-b: 牛, 12 photos) were recognised only 83.3% of the time" in card
+    finally:
+        report.unlink()

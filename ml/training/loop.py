@@ -2,7 +2,7 @@
 
     loop = TrainingLoop(cfg, strategy, model, criterion, run_dir, meta, ...)
     loop.fit(load_checkpoint(run_dir, cfg) if cfg.resume else None)
-    loop.restore_best()          # the best epoch's weights, ready to score
+    loop.restore_best()          # the best epoch's weights (WiSE-FT averaged with the start), ready to score
     remove_checkpoints(run_dir)  # once the model file is written
 
 Checkpoints, written and read here only: `last.pt` after every epoch (what a resume continues
@@ -77,6 +77,10 @@ class TrainingLoop:
         self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] = {}
         self.best_record: dict[str, Any] | None = None
+        #: The trainable weights before the first epoch (pretrained stages, probed head): WiSE-FT's other end.
+        self.start_state: dict[str, torch.Tensor] = {}
+        #: {"alpha", "val_accuracy", "val_loss"} of the averaged weights, once restore_best averaged them.
+        self.wise: dict[str, Any] | None = None
         self.started = time.monotonic()
 
     def fit(self, resume: dict | None = None) -> None:
@@ -99,7 +103,7 @@ class TrainingLoop:
             "epoch": epoch, "step": step, "trainable": self.strategy.trainable.state_dict(),
             "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
             "best": list(best), "best_epoch": self.best_epoch, "stale": stale, "best_trainable": self.best_state,
-            "history": self.history, "config": dict(self.meta["train_config"]),
+            "start_trainable": self.start_state, "history": self.history, "config": dict(self.meta["train_config"]),
         }
 
     def _resume(self, state: dict[str, Any], optimizer, schedule, total: int) -> tuple[int, int, tuple | None, int]:
@@ -112,6 +116,7 @@ class TrainingLoop:
         self.best_epoch = int(state["best_epoch"])
         self.history = list(state["history"])
         self.best_state = state["best_trainable"]
+        self.start_state = state.get("start_trainable") or {}
         self.best_record = next((r for r in self.history if r["epoch"] == self.best_epoch), None)
         best = tuple(state["best"]) if state.get("best") else None
         return int(state["epoch"]) + 1, int(state["step"]), best, int(state["stale"])
@@ -125,6 +130,8 @@ class TrainingLoop:
         start_epoch, step, best, stale = 0, 0, None, 0
         if resume:
             start_epoch, step, best, stale = self._resume(resume, optimizer, schedule, total)
+        else:
+            self.start_state = {k: v.detach().clone() for k, v in strategy.trainable.state_dict().items()}
         session_start, session_steps = time.monotonic(), 0
         for epoch in range(start_epoch, cfg.epochs):
             strategy.begin_epoch(epoch)
@@ -187,9 +194,26 @@ class TrainingLoop:
         self.strategy.trainable.load_state_dict(current)
 
     def restore_best(self) -> None:
-        """Put the best epoch's weights into the model, in eval mode, to be scored and saved."""
-        self.strategy.trainable.load_state_dict(self.best_state)
+        """Put the best epoch's weights into the model, in eval mode, to be scored and saved.
+
+        With `wise_alpha` below 1 they are first averaged with the weights the run started from
+        (WiSE-FT, Wortsman et al., CVPR 2022): alpha × best + (1 − alpha) × start, tensor by tensor.
+        BatchNorm statistics are frozen in last_stages, so only learnt weights move; integer
+        buffers keep the best epoch's values.
+        """
+        alpha = float(getattr(self.cfg, "wise_alpha", None) or 1.0)
+        state = self.best_state
+        if alpha < 1.0 and self.start_state:
+            state = {k: (alpha * v.float() + (1 - alpha) * self.start_state[k].float()).to(v.dtype)
+                     if v.is_floating_point() and k in self.start_state else v for k, v in state.items()}
+        self.strategy.trainable.load_state_dict(state)
         self.model.eval()
+        if alpha < 1.0 and self.start_state:
+            self.wise = {"alpha": alpha}
+            if self.has_val:
+                logits, labels = self.strategy.logits("val")
+                self.wise |= {"val_accuracy": round(float((logits.argmax(1) == labels).float().mean()), 4),
+                              "val_loss": round(float(F.cross_entropy(logits.float(), labels)), 4)}
 
     def log_confusion(self, metrics: dict[str, Any]) -> None:
         """Add the final confusion matrix heatmap to TensorBoard."""

@@ -193,6 +193,7 @@ def _run(cfg: TrainConfig, root: Path, classes: list[str], parts: dict[str, list
     loop.log_confusion(metrics)
     summary = {k: v for k, v in metrics.items() if k not in ("misclassified", "skipped", "dataset")}
     meta |= {"metrics": summary, "created": now_iso(), "history": loop.history, "best_epoch": loop.best_epoch,
+             "wise": loop.wise,
              "train_seconds": round(time.monotonic() - loop.started, 1)}
     model_path = save_artifact(model_path, model.state_dict(), meta)
     metrics["files"] = write_report(model_path, metrics)

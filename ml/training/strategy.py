@@ -65,7 +65,8 @@ def make_strategy(cfg: TrainConfig, model: nn.Module, mean: Sequence[float], std
     """The strategy `cfg.mode` names; a resumed run skips the head's first fit (last.pt has it)."""
     probe_epochs = 0 if resuming else cfg.probe_epochs
     if cfg.mode == "last_stages":
-        return LastStages(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, probe_epochs, device=device)
+        return LastStages(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, probe_epochs, device=device,
+                          seed=cfg.seed)
     if cfg.mode == "linear":
         return LinearProbe(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, device=device)
     return FineTune(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, cfg.image_size, cfg.warmup_epochs,
