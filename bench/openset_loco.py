@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.recipes import CLASSES, TEST_SOURCES, catalogue  # noqa: E402
 from bench.recipes_finetune import Top, _model, cache_maps  # noqa: E402
-from bench.recipes_loso import crop_maps, one_fold  # noqa: E402
+from bench.recipes_loso import cached, one_fold, pool_maps  # noqa: E402
 
 
 def pooled(top: Top, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,28 +60,8 @@ def main() -> None:
     rows = [r for r in everything if r["group"] in ("animals5", "more") and r["source"] not in TEST_SOURCES]
     test_rows = [r for r in everything if r["group"] == "more" and r["source"] in TEST_SOURCES]
     model = _model()
-    cached = args.cache / "maps.npz"
-    if cached.exists():
-        z = np.load(cached)
-        maps, ok = z["maps"], z["ok"]
-    else:
-        maps, ok = cache_maps(model, rows, 2)
-        np.savez(cached, maps=maps, ok=ok)
-    rows = [r for r, good in zip(rows, ok) if good]
-    crops = args.cache / "crops.npz"
-    if crops.exists():
-        extra = np.load(crops)["maps"]
-    else:
-        extra = crop_maps(model, rows)
-        np.savez(crops, maps=extra)
-    views_maps = np.concatenate([maps, extra], axis=1)
-    test_cache = args.cache / "test_maps.npz"
-    if test_cache.exists():
-        z = np.load(test_cache)
-        test_maps, test_ok = z["maps"], z["ok"]
-    else:
-        test_maps, test_ok = cache_maps(model, test_rows, 1)
-        np.savez(test_cache, maps=test_maps, ok=test_ok)
+    rows, maps, views_maps = pool_maps(model, rows, args.cache, crops=True)
+    test_maps, test_ok = cached(args.cache / "test_maps.npz", lambda: cache_maps(model, test_rows, 1), "maps", "ok")
     test_rows = [r for r, good in zip(test_rows, test_ok) if good]
     y = np.array([CLASSES.index(r["label"]) for r in rows])
     test_y = np.array([CLASSES.index(r["label"]) for r in test_rows])

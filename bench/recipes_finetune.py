@@ -70,13 +70,9 @@ class Top(nn.Module):
         return self.classifier(self.features(x))
 
 
-def cache_maps(model, rows, views: int) -> tuple[np.ndarray, np.ndarray]:
+def frozen_session(model):
+    """An onnxruntime session of the frozen stem and stages 0-4 (input `x`, 260 px)."""
     import onnxruntime as ort
-    from tqdm import tqdm
-
-    from bench.recipes import _views
-    from ml.images import ImageError, load_image
-    from ml.transforms import normalise
 
     buf = io.BytesIO()
     with warnings.catch_warnings():
@@ -84,7 +80,17 @@ def cache_maps(model, rows, views: int) -> tuple[np.ndarray, np.ndarray]:
         # The wrapper must be in eval mode too: the exporter restores the wrapper's mode onto the model.
         torch.onnx.export(Frozen(model).eval(), torch.zeros(1, 3, 260, 260), buf, input_names=["x"],
                           dynamic_axes={"x": {0: "n"}}, dynamo=False)
-    session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+
+
+def cache_maps(model, rows, views: int) -> tuple[np.ndarray, np.ndarray]:
+    from tqdm import tqdm
+
+    from bench.recipes import _views
+    from ml.images import ImageError, load_image
+    from ml.transforms import normalise
+
+    session = frozen_session(model)
     maps, ok = [], []
     rng = np.random.default_rng(0)
     for row in tqdm(rows, desc="frozen stages", unit="photo"):

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import io
 import json
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,25 +31,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.recipes import CLASSES, TEST_SOURCES, catalogue  # noqa: E402
-from bench.recipes_finetune import Frozen, Top, _model, cache_maps, evaluate  # noqa: E402
+from bench.recipes_finetune import Top, _model, cache_maps, evaluate, frozen_session  # noqa: E402
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def crop_maps(model, rows) -> np.ndarray:
     """Frozen-stage maps of two random resized crops of each photo's centre square."""
-    import onnxruntime as ort
     from tqdm import tqdm
 
     from ml.images import center_square, load_image
     from ml.transforms import normalise, random_resized_crop
 
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Frozen(model).eval(), torch.zeros(1, 3, 260, 260), buf, input_names=["x"],
-                          dynamic_axes={"x": {0: "n"}}, dynamo=False)
-    session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    session = frozen_session(model)
     rng, out = np.random.default_rng(1), []
     for row in tqdm(rows, desc="random crops", unit="photo", mininterval=10):
         square = np.asarray(center_square(load_image(row["path"], target=260), 260))
@@ -59,6 +51,26 @@ def crop_maps(model, rows) -> np.ndarray:
                       (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
         out.append(session.run(None, {"x": x})[0].astype(np.float16))
     return np.stack(out)
+
+
+def cached(path: Path, compute, *keys: str) -> tuple[np.ndarray, ...]:
+    """The arrays `keys` saved at `path`, computed by `compute()` (a tuple in that order) and saved on first use."""
+    if path.exists():
+        z = np.load(path)
+        return tuple(z[k] for k in keys)
+    arrays = compute()
+    np.savez(path, **dict(zip(keys, arrays)))
+    return arrays
+
+
+def pool_maps(model, rows, cache: Path, *, crops: bool) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """(readable rows, centre+mirror maps, the maps training draws from: those, plus 2 crops when `crops`)."""
+    maps, ok = cached(cache / "maps.npz", lambda: cache_maps(model, rows, 2), "maps", "ok")
+    rows = [r for r, good in zip(rows, ok) if good]
+    if not crops:
+        return rows, maps, maps
+    (extra,) = cached(cache / "crops.npz", lambda: (crop_maps(model, rows),), "maps")
+    return rows, maps, np.concatenate([maps, extra], axis=1)
 
 
 def one_fold(model, base, maps, views_maps, y, train_idx, epochs: int) -> dict[float, Top]:
@@ -114,23 +126,7 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     rows = [r for r in catalogue() if r["group"] in ("animals5", "more") and r["source"] not in TEST_SOURCES]
     model = _model()
-    cached = args.cache / "maps.npz"
-    if cached.exists():
-        z = np.load(cached)
-        maps, ok = z["maps"], z["ok"]
-    else:
-        maps, ok = cache_maps(model, rows, 2)  # centre and mirror
-        np.savez(cached, maps=maps, ok=ok)
-    rows = [r for r, good in zip(rows, ok) if good]
-    views_maps = maps
-    if args.views == 4:
-        crops = args.cache / "crops.npz"
-        if crops.exists():
-            extra = np.load(crops)["maps"]
-        else:
-            extra = crop_maps(model, rows)
-            np.savez(crops, maps=extra)
-        views_maps = np.concatenate([maps, extra], axis=1)
+    rows, maps, views_maps = pool_maps(model, rows, args.cache, crops=args.views == 4)
     y = np.array([CLASSES.index(r["label"]) for r in rows])
     source = np.array([r["source"] for r in rows])
     base = copy.deepcopy(Top(model).state_dict())
