@@ -115,3 +115,27 @@ def test_last_stages_caches_two_random_crops_per_training_picture(dataset, tmp_p
     square[:20] = 255  # top half white: a crop keeps the orientation, so its top row is never darker than its bottom
     crop = random_resized_crop(square, rng)
     assert crop.shape == square.shape and crop.dtype == square.dtype and crop[0].mean() >= crop[-1].mean()
+
+
+def test_a_run_interrupted_before_wise_alpha_existed_still_resumes(dataset, tmp_path):
+    seen = []
+
+    def progress(p):
+        if p.stage == "train":
+            seen.append(p.done)
+
+    with pytest.raises(Cancelled):
+        train(dataset, tmp_path / "out", tiny_config(mode="last_stages", epochs=2, probe_epochs=1),
+              on_progress=progress, should_stop=lambda: len(seen) >= 7, run_dir=tmp_path / "run")
+    last = tmp_path / "run" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    del state["config"]["wise_alpha"], state["start_trainable"]  # as an older version wrote it
+    torch.save(state, last)
+    # Asking for averaging now is a changed setting, refused by name; the default matches the old run.
+    with pytest.raises(MLError) as info:
+        train(dataset, tmp_path / "out", tiny_config(mode="last_stages", epochs=2, probe_epochs=1, wise_alpha=0.5,
+                                                      resume=True), run_dir=tmp_path / "run")
+    assert info.value.code == "resume_mismatch" and "wise_alpha" in str(info.value)
+    resumed = train(dataset, tmp_path / "out", tiny_config(mode="last_stages", epochs=2, probe_epochs=1, resume=True),
+                    run_dir=tmp_path / "run")
+    assert [h["epoch"] for h in resumed.history] == [1, 2]

@@ -29,6 +29,9 @@ from ..files import atomic_path
 from ..operations.train import RESUMABLE_CHANGES
 from ..progress import check_stop, report
 
+#: Settings newer than some checkpoints, with the value that behaves as runs saved before them did.
+SETTINGS_ADDED_SINCE: dict[str, Any] = {"wise_alpha": 1.0}
+
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 
@@ -48,7 +51,8 @@ def load_checkpoint(run_dir: Path, cfg) -> dict[str, Any]:
         state = torch.load(last, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
         raise MLError(f"{last} cannot be read to resume ({str(exc)[:200]}).", code="nothing_to_resume") from None
-    before = {k: v for k, v in state["config"].items() if k not in RESUMABLE_CHANGES}
+    # A run saved before a setting existed ran as that setting's "off" value does: match it as such.
+    before = {k: v for k, v in (SETTINGS_ADDED_SINCE | state["config"]).items() if k not in RESUMABLE_CHANGES}
     now = {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES}
     changed = sorted(k for k in now if before.get(k) != now[k])
     if changed:
