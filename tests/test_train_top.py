@@ -139,3 +139,26 @@ def test_a_run_interrupted_before_wise_alpha_existed_still_resumes(dataset, tmp_
     resumed = train(dataset, tmp_path / "out", tiny_config(mode="last_stages", epochs=2, probe_epochs=1, resume=True),
                     run_dir=tmp_path / "run")
     assert [h["epoch"] for h in resumed.history] == [1, 2]
+
+
+def test_last_stages_keeps_its_feature_maps_in_files_of_the_run_cache(dataset, tmp_path):
+    import numpy as np
+
+    from ml.dataset import read_split
+    from ml.training.data import cache_split
+    from ml.training.last_stages import LastStages
+
+    classes, rows = read_split(dataset, "train")
+    split = cache_split(dataset, rows, 64, tmp_path / "cache", "train")
+    model = build_model("efficientnet_lite0", len(classes), pretrained="none")
+    strategy = LastStages(model, "efficientnet_lite0", (0.5,) * 3, (0.5,) * 3, 8, True, 0, cache_dir=tmp_path / "cache")
+    strategy.prepare({"train": split}, None, None)
+    files = sorted((tmp_path / "cache").glob("maps-*.npy"))
+    assert len(files) == 4 == len(strategy.maps["train"])  # centre, mirror, two crops
+    on_disk = np.load(files[0], mmap_mode="r")
+    assert on_disk.dtype == np.float16 and len(on_disk) == len(split)
+    assert np.array_equal(np.asarray(on_disk), strategy.maps["train"][0].numpy())  # the tensor reads the file
+    in_memory = LastStages(build_model("efficientnet_lite0", len(classes), pretrained="none"), "efficientnet_lite0",
+                           (0.5,) * 3, (0.5,) * 3, 8, False, 0)
+    in_memory.prepare({"train": split}, None, None)
+    assert len(in_memory.maps["train"]) == 1 and sorted((tmp_path / "cache").glob("maps-*.npy")) == files

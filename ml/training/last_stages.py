@@ -16,6 +16,7 @@ early stages run once per picture instead of once per epoch.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,8 +42,8 @@ class LastStages:
 
     def __init__(self, model: nn.Module, arch: str, mean, std, batch_size: int, augment: bool,
                  probe_epochs: int = PROBE_EPOCHS, *, device: Device = CPU, seed: int = 0,
-                 crop_views: int = CROP_VIEWS):
-        self.seed, self.crop_views = seed, crop_views
+                 crop_views: int = CROP_VIEWS, cache_dir: Path | None = None):
+        self.seed, self.crop_views, self.cache_dir = seed, crop_views, cache_dir
         self.model, self.arch, self.mean, self.std = model, arch, mean, std
         self.batch_size, self.augment, self.probe_epochs, self.device = batch_size, augment, probe_epochs, device
         self.frozen, self.top = split_backbone(model, arch)
@@ -69,8 +70,8 @@ class LastStages:
         total, done = sum(len(split) for _, split, _ in jobs), 0
         report(on_progress, "features", 0, total)
         rng = np.random.default_rng(self.seed + 1)
-        for name, split, view in jobs:
-            chunks = []
+        for number, (name, split, view) in enumerate(jobs):
+            store: np.ndarray | None = None
             for index in batch_indices(len(split), 64, 0, shuffle=False):
                 check_stop(should_stop)
                 pixels = split.pixels[index]
@@ -78,13 +79,24 @@ class LastStages:
                     pixels = pixels[:, :, ::-1, :]
                 elif view == "crop":
                     pixels = np.stack([random_resized_crop(np.asarray(p), rng) for p in pixels])
-                chunks.append(run(to_input(pixels, self.mean, self.std)).to("cpu", torch.float16))
+                chunk = run(to_input(pixels, self.mean, self.std)).to("cpu", torch.float16).numpy()
+                if store is None:
+                    store = self._store(f"{name}-{number}", (len(split), *chunk.shape[1:]))
+                store[index] = chunk
                 done += len(index)
                 report(on_progress, "features", done, total, part=name)
-            self.maps.setdefault(name, []).append(torch.cat(chunks))
+            self.maps.setdefault(name, []).append(torch.from_numpy(store))
             self.labels[name] = torch.from_numpy(np.asarray(split.labels))
         if self.probe_epochs:
             self._probe_head(on_progress, should_stop)
+
+    def _store(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """Room for one view's maps: a float16 file in the run's cache folder (the OS pages it in and
+        out as needed, so four views of a large dataset need not fit in memory), in memory without one."""
+        if self.cache_dir is None:
+            return np.empty(shape, dtype=np.float16)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        return np.lib.format.open_memmap(self.cache_dir / f"maps-{name}.npy", mode="w+", dtype=np.float16, shape=shape)
 
     def _pooled(self, maps: torch.Tensor) -> torch.Tensor:
         self.top.eval()

@@ -161,7 +161,8 @@ def _run(cfg: TrainConfig, root: Path, classes: list[str], parts: dict[str, list
     device = pick_device(cfg.device, cfg.amp)
     model = build_model(cfg.arch, len(classes), pretrained=cfg.pretrained, weights_file=cfg.weights_file).to(device.torch)
     mean, std = _mean_std(cfg, root, splits["train"].pixels)
-    strategy = make_strategy(cfg, model, mean, std, device, resuming=resume_state is not None)
+    strategy = make_strategy(cfg, model, mean, std, device, resuming=resume_state is not None,
+                             cache_dir=run_dir / CACHE_DIR)  # deleted with the pixel cache when the run ends
     strategy.prepare(splits, on_progress, should_stop)
     meta = {
         "arch": cfg.arch, "classes": list(classes), "display_names": cfg.display_names or {},

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..device import Device
@@ -61,12 +62,12 @@ class Strategy(Protocol):
 
 
 def make_strategy(cfg: TrainConfig, model: nn.Module, mean: Sequence[float], std: Sequence[float], device: Device,
-                  *, resuming: bool = False) -> Strategy:
+                  *, resuming: bool = False, cache_dir: Path | None = None) -> Strategy:
     """The strategy `cfg.mode` names; a resumed run skips the head's first fit (last.pt has it)."""
     probe_epochs = 0 if resuming else cfg.probe_epochs
     if cfg.mode == "last_stages":
         return LastStages(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, probe_epochs, device=device,
-                          seed=cfg.seed)
+                          seed=cfg.seed, cache_dir=cache_dir)
     if cfg.mode == "linear":
         return LinearProbe(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, device=device)
     return FineTune(model, cfg.arch, mean, std, cfg.batch_size, cfg.augment, cfg.image_size, cfg.warmup_epochs,
