@@ -95,6 +95,10 @@ def test_wise_ft_averages_the_tuned_stages_with_the_start(dataset, tmp_path):
     for k in stage:
         assert torch.allclose(half_state[k], 0.5 * tuned_state[k] + 0.5 * fresh[k], atol=1e-5), k
     assert all(torch.equal(half_state[k], fresh[k]) for k in half_state if "running_var" in k)
+    # Alpha 0 is a real choice (the start itself), not "unset".
+    start = train_tiny(dataset, tmp_path / "c", mode="last_stages", epochs=2, probe_epochs=2, wise_alpha=0.0, name="start")
+    _, start_state = load_artifact(start.model_path)
+    assert all(torch.allclose(start_state[k], fresh[k], atol=1e-6) for k in stage)
     # No averaging unless asked for: on the selection data it did not gain (docs/model.md).
     assert resolve_config(TrainConfig(mode="last_stages")).wise_alpha == 1.0
     assert resolve_config(TrainConfig(mode="last_stages", wise_alpha=0.5)).wise_alpha == 0.5

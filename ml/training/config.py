@@ -15,7 +15,7 @@ from dataclasses import replace
 from ..choices import MODES
 from ..device import pick_device
 from ..models import get_arch
-from ..operations.train import DEFAULT_EPOCHS, DEFAULT_LABEL_SMOOTHING, DEFAULT_WISE_ALPHA, TrainConfig
+from ..operations.train import DEFAULT_EPOCHS, DEFAULT_LABEL_SMOOTHING, TrainConfig
 
 #: Epochs of head-only fitting before the last stages start learning (LP-FT).
 PROBE_EPOCHS = 30
@@ -32,9 +32,7 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     if cfg.label_smoothing is None:
         cfg = replace(cfg, label_smoothing=DEFAULT_LABEL_SMOOTHING.get(cfg.mode, 0.0))
     if cfg.wise_alpha is None:
-        # Averaging pulls toward the start: worth it only when the start is a pretrained network.
-        alpha = DEFAULT_WISE_ALPHA.get(cfg.mode, 1.0) if cfg.pretrained == "imagenet" else 1.0
-        cfg = replace(cfg, wise_alpha=alpha)
+        cfg = replace(cfg, wise_alpha=1.0)  # averaging measured no gain (docs/model.md): off unless asked for
     if cfg.probe_epochs is None:
         probe = {"finetune": 20, "last_stages": PROBE_EPOCHS}.get(cfg.mode, 0)
         cfg = replace(cfg, probe_epochs=probe if cfg.pretrained == "imagenet" else 0)

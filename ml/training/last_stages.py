@@ -30,8 +30,8 @@ from ..transforms import random_resized_crop
 from .config import PROBE_EPOCHS
 from .data import CachedSplit, batch_indices, to_input
 
-#: Random resized crops cached per training picture beside the centre and mirrored views: 95.1% against
-#: 94.4% pooled over five training sources each left out in turn (bench/recipes_loso.py, docs/model.md).
+#: Random resized crops cached per training picture beside the centre and mirrored views: out-of-source
+#: 95.1% against 94.4%, pooled over five training sources each left out in turn (bench/recipes_loso.py, docs/model.md).
 CROP_VIEWS = 2
 
 

@@ -163,9 +163,7 @@ class TrainingLoop:
             record = {"epoch": epoch + 1, "loss": round(loss_sum / max(seen, 1), 4),
                       "accuracy": round(correct / max(seen, 1), 4), "lr": optimizer.param_groups[-1]["lr"]}
             if self.has_val:
-                logits, labels = strategy.logits("val")
-                record["val_loss"] = round(float(F.cross_entropy(logits.float(), labels)), 4)
-                record["val_accuracy"] = round(float((logits.argmax(1) == labels).float().mean()), 4)
+                record |= self._validation()
                 score = (record["val_accuracy"], -record["val_loss"])
             else:
                 score = (float(epoch),)  # no validation: the latest epoch counts as the best
@@ -187,6 +185,12 @@ class TrainingLoop:
             if cfg.patience and self.has_val and stale >= cfg.patience:
                 break
 
+    def _validation(self) -> dict[str, float]:
+        """Loss and accuracy of the model as it is now on the validation part."""
+        logits, labels = self.strategy.logits("val")
+        return {"val_loss": round(float(F.cross_entropy(logits.float(), labels)), 4),
+                "val_accuracy": round(float((logits.argmax(1) == labels).float().mean()), 4)}
+
     def _save_best(self) -> None:
         """Write best.pt: a complete model file of the best epoch so far."""
         current = {k: v.detach().clone() for k, v in self.strategy.trainable.state_dict().items()}
@@ -205,7 +209,7 @@ class TrainingLoop:
         BatchNorm statistics are frozen in last_stages, so only learnt weights move; integer
         buffers keep the best epoch's values.
         """
-        alpha = float(getattr(self.cfg, "wise_alpha", None) or 1.0)
+        alpha = 1.0 if self.cfg.wise_alpha is None else float(self.cfg.wise_alpha)  # 0 is a real choice: the start
         state = self.best_state
         if alpha < 1.0 and self.start_state:
             state = {k: (alpha * v.float() + (1 - alpha) * self.start_state[k].float()).to(v.dtype)
@@ -215,9 +219,7 @@ class TrainingLoop:
         if alpha < 1.0 and self.start_state:
             self.wise = {"alpha": alpha}
             if self.has_val:
-                logits, labels = self.strategy.logits("val")
-                self.wise |= {"val_accuracy": round(float((logits.argmax(1) == labels).float().mean()), 4),
-                              "val_loss": round(float(F.cross_entropy(logits.float(), labels)), 4)}
+                self.wise |= self._validation()
 
     def log_confusion(self, metrics: dict[str, Any]) -> None:
         """Add the final confusion matrix heatmap to TensorBoard."""
